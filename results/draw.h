@@ -1,0 +1,17 @@
+#pragma once
+// Graphviz pictures of cells.
+#include <filesystem>
+#include <string>
+
+#include "space/genotype.h"
+
+namespace cf {
+
+// One DOT digraph with a cluster per cell (normal, reduction).
+std::string genotype_dot(const Genotype& genotype);
+
+// Writes the DOT file and, when Graphviz's `dot` is on the PATH, an SVG beside it (same name,
+// .svg extension). Returns the SVG path, or an empty path when no SVG was made.
+std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& dot_path);
+
+}  // namespace cf

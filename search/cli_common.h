@@ -1,0 +1,39 @@
+#pragma once
+// Shared command-line plumbing: option parsing that turns every mistake into a UsageError,
+// and the stacking options that stats, draw, train and export share.
+#include <string>
+
+#include <boost/program_options.hpp>
+
+#include "search/commands.h"
+#include "space/network.h"
+
+namespace cf::cli {
+
+// Parses args; unknown options, missing values and malformed numbers throw UsageError with the
+// usage text (options description). Returns false when --help was asked for (help printed).
+bool parse_args(const Args& args, const boost::program_options::options_description& options,
+                const std::string& usage_line, boost::program_options::variables_map& vm,
+                const boost::program_options::positional_options_description* positional = nullptr);
+
+std::string usage_text(const std::string& usage_line,
+                       const boost::program_options::options_description& options);
+
+struct StackingOptions {
+  std::string stem = "cifar";
+  double stem_multiplier = 3.0;
+  int cells_per_stack = 6;
+  int filters = 32;
+  std::string input = "32x32x3";
+  int classes = 10;
+  bool aux_head = false;
+};
+
+// Adds --stem --stem-multiplier --cells-per-stack --filters [--input --classes] --aux-head.
+void add_stacking_options(boost::program_options::options_description& options,
+                          StackingOptions& values, bool with_input_and_classes = true);
+
+// Validated NetworkSpec; a bad value throws UsageError naming the option.
+NetworkSpec to_network_spec(const StackingOptions& values, const std::string& usage);
+
+}  // namespace cf::cli

@@ -1,0 +1,27 @@
+#pragma once
+// Subcommands of the cellforge executable. Each takes the arguments after its name and returns
+// the process exit code. Bad command lines throw UsageError (main prints it with the usage, exit 2).
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cf::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  UsageError(const std::string& message, std::string usage)
+      : std::runtime_error(message), usage_(std::move(usage)) {}
+  const std::string& usage() const { return usage_; }
+
+ private:
+  std::string usage_;
+};
+
+using Args = std::vector<std::string>;
+
+int run_version(const Args& args);
+int run_stats(const Args& args);
+int run_draw(const Args& args);
+int run_benchmark(const Args& args);
+
+}  // namespace cf::cli

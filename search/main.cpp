@@ -1,0 +1,63 @@
+// cellforge: one executable, one subcommand per job.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "search/commands.h"
+
+namespace {
+
+struct Command {
+  std::string_view name;
+  int (*run)(const cf::cli::Args&);
+  std::string_view summary;
+};
+
+constexpr Command kCommands[] = {
+    {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
+    {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
+    {"version", cf::cli::run_version, "print the version"},
+};
+
+void print_help(std::FILE* out) {
+  std::fprintf(out,
+               "cellforge %s - neural architecture search for NASNet-style cells\n\n"
+               "usage: cellforge <command> [options]   (cellforge <command> --help)\n\ncommands:\n",
+               CELLFORGE_VERSION);
+  for (const auto& c : kCommands)
+    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+                 static_cast<int>(c.summary.size()), c.summary.data());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_help(stderr);
+    return 2;
+  }
+  const std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_help(stdout);
+    return 0;
+  }
+  if (name == "--version") return cf::cli::run_version({});
+  for (const auto& c : kCommands) {
+    if (c.name != name) continue;
+    const cf::cli::Args args(argv + 2, argv + argc);
+    try {
+      return c.run(args);
+    } catch (const cf::cli::UsageError& e) {
+      std::fprintf(stderr, "cellforge %s: error: %s\n%s", argv[1], e.what(), e.usage().c_str());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cellforge %s: error: %s\n", argv[1], e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "cellforge: error: unknown command '%s'\n", argv[1]);
+  print_help(stderr);
+  return 2;
+}

@@ -1,0 +1,103 @@
+#pragma once
+// Stacking (spec sections 3 and 4): a genotype plus stacking parameters becomes a flat layer
+// graph with the shape of every tensor. The trainer compiles this graph; exports walk it; the
+// params/MACs counts of `cellforge stats` are sums over it. space/ knows nothing of oneDNN.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "space/genotype.h"
+
+namespace cf {
+
+// One image's tensor shape (channels, height, width).
+struct Shape {
+  int c = 0, h = 0, w = 0;
+  int64_t numel() const { return int64_t{c} * h * w; }
+  bool operator==(const Shape&) const = default;
+};
+std::string to_string(const Shape& s);  // "CxHxW"
+
+enum class LayerKind : uint8_t {
+  input,            // the image batch
+  conv,             // convolution without bias; groups == channels for depthwise
+  batch_norm,       // learned scale and shift; batch statistics in training
+  relu,
+  max_pool,         // padding cells never win
+  avg_pool,         // padding cells excluded from the average
+  add,              // elementwise sum of all inputs
+  concat,           // inputs joined on channels, in order
+  shift,            // drop the first row and column, zero-pad at the end (factorized reduction)
+  drop_path,        // ScheduledDropPath point on an op output; identity at inference
+  global_avg_pool,  // CxHxW -> Cx1x1
+  dropout,          // identity at inference
+  fully_connected,  // with bias; output classes x 1 x 1
+};
+std::string_view layer_kind_name(LayerKind kind);
+
+struct Layer {
+  LayerKind kind = LayerKind::input;
+  std::vector<int> inputs;  // indices of earlier layers
+  Shape out;
+  // conv and pooling geometry (symmetric padding)
+  int kernel_h = 1, kernel_w = 1;
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+  int groups = 1;
+  float rate = 0.0f;  // dropout rate
+  int cell = -1;      // index of the cell this layer belongs to (-1: stem or head)
+  bool aux = false;   // part of the auxiliary head (training only)
+  std::string name;   // stable, unique: used for weight files and exports
+};
+
+enum class Stem : uint8_t { cifar, imagenet };
+std::string_view stem_name(Stem stem);
+
+struct NetworkSpec {
+  int cells_per_stack = 6;  // N
+  int filters = 32;         // F
+  Stem stem = Stem::cifar;
+  double stem_multiplier = 3.0;
+  Shape input{3, 32, 32};
+  int classes = 10;
+  bool aux_head = false;
+  float dropout = 0.0f;  // head dropout rate
+};
+
+// Checks every stacking parameter; throws std::invalid_argument naming the parameter and the
+// valid range.
+void validate(const NetworkSpec& spec);
+
+struct Network {
+  NetworkSpec spec;
+  std::vector<Layer> layers;
+  int logits = -1;      // fully connected output
+  int aux_logits = -1;  // auxiliary head output, -1 when off
+  int num_cells = 0;    // all cells, including an imagenet stem's two reduction cells
+  std::vector<int> cell_outputs;
+
+  Shape in_shape(int layer, int input = 0) const { return layers[layers[layer].inputs[input]].out; }
+  int64_t layer_params(int layer) const;  // trainable values (no BN running statistics)
+  int64_t layer_macs(int layer) const;    // convolutions and fully connected only
+  int64_t params() const;                 // includes the auxiliary head only when enabled
+  int64_t macs() const;                   // one image at inference (no auxiliary head)
+  std::string notation() const;           // "N@P"
+};
+
+Network build_network(const Genotype& genotype, const NetworkSpec& spec);
+
+// Cost of one op in isolation: its layers for an input of shape `in`, F_cell = c_out, stride s.
+struct OpCost {
+  int64_t params = 0;
+  int64_t macs = 0;
+  Shape out;
+};
+OpCost op_cost(OpId op, Shape in, int c_out, int stride);
+
+// Parses "HxWxC" (e.g. 28x28x1) into a Shape; nullopt on malformed text.
+std::optional<Shape> parse_input_shape(std::string_view text);
+
+}  // namespace cf
