@@ -429,6 +429,28 @@ std::string Network::notation() const {
          std::to_string(layers[cell_outputs.back()].out.c);
 }
 
+Network build_op_network(OpId op, Shape in, int c_out, int stride, int classes) {
+  Network net;
+  net.spec.input = in;
+  net.spec.classes = classes;
+  net.spec.filters = c_out;
+  GraphBuilder g(net);
+  int x = g.input(in);
+  x = g.conv_same(x, in.c, 1, 1, 1, 1, "pre.conv");
+  g.set_cell(0);
+  x = g.op(op, x, c_out, stride, "op." + std::string(op_name(op)));
+  g.set_cell(-1);
+  net.cell_outputs.push_back(x);
+  net.num_cells = 1;
+  Layer fc;
+  fc.kind = LayerKind::fully_connected;
+  fc.inputs = {x};
+  fc.out = {classes, 1, 1};
+  fc.name = "head.fc";
+  net.logits = g.add_layer(std::move(fc));
+  return net;
+}
+
 OpCost op_cost(OpId op, Shape in, int c_out, int stride) {
   Network net;
   GraphBuilder g(net);

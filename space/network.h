@@ -89,6 +89,10 @@ struct Network {
 
 Network build_network(const Genotype& genotype, const NetworkSpec& spec);
 
+// A network of one op for tests and benchmarks: input -> conv 1x1 (so the op's input carries a
+// gradient) -> op (c_out channels, stride) -> fully connected to `classes` over every position.
+Network build_op_network(OpId op, Shape in, int c_out, int stride, int classes);
+
 // Cost of one op in isolation: its layers for an input of shape `in`, F_cell = c_out, stride s.
 struct OpCost {
   int64_t params = 0;

@@ -1,0 +1,87 @@
+// Times training steps of a stacked network with cellforge's executor on random data; prints
+// images/s, peak memory and, with --profile, where the time goes.
+#include <sys/resource.h>
+
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "trainer/executor.h"
+#include "trainer/optimizer.h"
+
+int main(int argc, char** argv) {
+  std::string arch = "nasnet_a";
+  int cells = 2, filters = 16, batch = 64, steps = 20, warmup = 3, threads = 2;
+  bool profile = false, impls = false;
+  cf::Shape input{1, 28, 28};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? argv[++i] : (std::fprintf(stderr, "missing value\n"), std::exit(2), ""); };
+    if (a == "--arch") arch = next();
+    else if (a == "--cells-per-stack") cells = std::atoi(next());
+    else if (a == "--filters") filters = std::atoi(next());
+    else if (a == "--batch") batch = std::atoi(next());
+    else if (a == "--steps") steps = std::atoi(next());
+    else if (a == "--threads") threads = std::atoi(next());
+    else if (a == "--input") input = *cf::parse_input_shape(next());
+    else if (a == "--profile") profile = true;
+    else if (a == "--impls") impls = true;
+    else { std::fprintf(stderr, "unknown option %s\n", a.c_str()); return 2; }
+  }
+  omp_set_num_threads(threads);
+  cf::NetworkSpec spec;
+  spec.cells_per_stack = cells;
+  spec.filters = filters;
+  spec.input = input;
+  const cf::Network net = cf::build_network(cf::resolve_genotype(arch), spec);
+  cf::ExecutorOptions opts;
+  opts.batch = batch;
+  opts.profile = profile;
+  const auto t_compile = std::chrono::steady_clock::now();
+  cf::Executor ex(net, opts);
+  const double compile_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_compile).count();
+  cf::Rng rng(1);
+  ex.init_params(rng);
+  cf::SgdOptions sgd;
+  cf::Sgd opt(ex.params(), sgd);
+  std::vector<int32_t> labels(batch);
+  float* x = ex.input();
+  const size_t n_in = static_cast<size_t>(batch) * input.numel();
+  for (size_t k = 0; k < n_in; ++k) x[k] = static_cast<float>(rng.uniform01() * 2 - 1);
+  for (auto& l : labels) l = rng.uniform_int(10);
+  double t_total = 0;
+  for (int s = 0; s < warmup + steps; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ex.forward(true);
+    int correct = 0;
+    ex.loss(labels.data(), 0.0f, 0.4f, &correct);
+    ex.backward();
+    opt.step(0.01f);
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (s >= warmup) t_total += dt;
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("cellforge %s N=%d F=%d batch %d input %s threads %d: %.1f images/s (%.1f ms/step), "
+              "compile %.2f s, allocated %.0f MiB, peak RSS %.0f MiB, params %lld\n",
+              arch.c_str(), cells, filters, batch, cf::to_string(input).c_str(), threads,
+              steps * batch / t_total, 1000 * t_total / steps, compile_s,
+              ex.allocated_bytes() / 1048576.0, ru.ru_maxrss / 1024.0,
+              static_cast<long long>(net.params()));
+  if (profile) {
+    std::vector<std::pair<double, std::string>> rows;
+    double sum = 0;
+    for (auto& [k, v] : ex.profile()) rows.push_back({v, k}), sum += v;
+    std::sort(rows.rbegin(), rows.rend());
+    for (auto& [v, k] : rows) std::printf("  %-28s %7.1f ms/step %5.1f%%\n", k.c_str(), 1000 * v / (steps + warmup), 100 * v / sum);
+  }
+  if (impls)
+    for (auto& s : ex.implementations()) std::printf("  %s\n", s.c_str());
+  return 0;
+}

@@ -1,0 +1,113 @@
+#pragma once
+// Compiles a space/ layer graph into oneDNN primitives once (for one batch size), then runs
+// forward, loss and backward passes as many times as asked without creating anything new.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "space/network.h"
+#include "space/rng.h"
+
+namespace cf {
+
+enum class ParamRole : uint8_t { weights, bias, bn_scale, bn_shift };
+
+struct Param {
+  std::string name;  // "<layer name>.weights", ".bias", ".scale", ".shift"
+  ParamRole role;
+  int layer;                  // index in the network
+  dnnl::memory::desc plain;   // logical layout (oihw, goihw, oi, x) for init, save, load, export
+  dnnl::memory value;         // layout chosen by the primitive
+  dnnl::memory diff;          // same layout as value
+  int64_t numel = 0;          // logical number of values
+  bool decay = false;         // weight decay applies (conv and FC weights)
+  bool aux = false;           // belongs to the auxiliary head
+};
+
+// Running statistics of one batch-norm layer (not trainable, saved with the weights).
+struct BnStats {
+  std::string name;
+  int layer;
+  std::vector<float> running_mean, running_var;
+};
+
+struct ExecutorOptions {
+  int batch = 64;
+  float bn_epsilon = 1e-3f;
+  float bn_momentum = 0.1f;  // running = (1 - m) * running + m * batch statistic
+  bool profile = false;      // time every step by layer kind (adds a little overhead)
+};
+
+// Per-step regularisation state of the forward pass.
+struct ForwardState {
+  float drop_path_prob = 0.0f;  // ScheduledDropPath probability at the last cell, this step
+  Rng* rng = nullptr;           // drop-path and dropout masks
+};
+
+class Executor {
+ public:
+  Executor(const Network& network, const ExecutorOptions& options);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Bytes a network would need at this batch size, estimated without allocating anything
+  // (activations, gradients, parameters, scratch), for the memory limit check.
+  static int64_t estimate_bytes(const Network& network, int batch);
+
+  const Network& network() const { return network_; }
+  int batch() const { return options_.batch; }
+
+  // The input batch in NCHW float (batch x C x H x W), written by the caller before forward().
+  float* input();
+  // Logits (batch x classes, row-major) after forward(); auxiliary logits or nullptr.
+  const float* logits() const;
+  const float* aux_logits() const;
+
+  void forward(bool training, const ForwardState& state = {});
+  // Softmax cross-entropy on the logits (and 0.4-weighted auxiliary head when present); writes
+  // the logit gradients for backward(). Returns the main loss; counts correct predictions.
+  double loss(const int32_t* labels, float label_smoothing, float aux_weight, int* correct,
+              double* aux_loss = nullptr);
+  void backward();
+
+  std::vector<Param>& params() { return params_; }
+  const std::vector<Param>& params() const { return params_; }
+  std::vector<BnStats>& bn_stats() { return bn_stats_; }
+  const std::vector<BnStats>& bn_stats() const { return bn_stats_; }
+
+  // He-normal conv weights, uniform FC weights, zero bias, BN scale 1 / shift 0.
+  void init_params(Rng& rng);
+  // Logical (plain layout) copies of a parameter, and back.
+  std::vector<float> read_param(const Param& p) const;
+  std::vector<float> read_grad(const Param& p) const;
+  void write_param(Param& p, const std::vector<float>& values);
+
+  int64_t allocated_bytes() const { return allocated_bytes_; }
+  // Chosen implementation per primitive ("layer: impl"), for profiling and tests.
+  const std::vector<std::string>& implementations() const { return implementations_; }
+  // Accumulated seconds per "phase kind" (e.g. "bwd conv_dw"), when options.profile.
+  const std::map<std::string, double>& profile() const { return profile_; }
+
+  // Debug access to a layer's output value and gradient in plain NCHW (for gradient checks).
+  std::vector<float> layer_value(int layer) const;
+  std::vector<float> layer_diff(int layer) const;
+
+ private:
+  struct Impl;
+  const Network network_;
+  ExecutorOptions options_;
+  std::unique_ptr<Impl> impl_;
+  std::vector<Param> params_;
+  std::vector<BnStats> bn_stats_;
+  std::vector<std::string> implementations_;
+  std::map<std::string, double> profile_;
+  int64_t allocated_bytes_ = 0;
+};
+
+}  // namespace cf

@@ -1,0 +1,40 @@
+#pragma once
+// Hand-written CPU kernels for what oneDNN 2.6 lacks or does slowly. All are deterministic: the
+// work split and the order of every reduction are fixed, independent of the thread count.
+#include <cstdint>
+
+namespace cf::kernels {
+
+// Geometry of a depthwise convolution (groups == channels, one filter per channel).
+struct DepthwiseGeometry {
+  int batch, channels;  // channels: logical count; the blocked buffers are padded to 16
+  int in_h, in_w, out_h, out_w;
+  int kernel_h, kernel_w;
+  int stride_h, stride_w;
+  int pad_h, pad_w;
+  int dilation_h, dilation_w;  // 1 = dense
+};
+
+// diff_weights = sum over batch and output pixels of diff_dst * src, for src and diff_dst in
+// nChw16c and diff_weights in Goihw16g (oneDNN's blocked layouts). oneDNN 2.6 has a JIT kernel
+// for this only for 3x3; for 5x5 and 7x7 it falls back to a gemm path about 40x slower.
+void depthwise_backward_weights_nchw16c(const DepthwiseGeometry& g, const float* src,
+                                        const float* diff_dst, float* diff_weights);
+
+// dst[i] += src[i].
+void accumulate(float* dst, const float* src, int64_t count);
+
+// dst = src * scale[n] for each image n of `batch`, each image `per_image` contiguous floats.
+void scale_images(const float* src, float* dst, const float* scale, int batch, int64_t per_image);
+
+// dst = src * mask (elementwise).
+void multiply(const float* src, const float* mask, float* dst, int64_t count);
+
+// Softmax cross-entropy over `batch` rows of `classes` logits. Writes d(loss)/d(logits) scaled
+// by `weight` into diff_logits (mean over the batch); returns the mean loss (unweighted).
+// label_smoothing eps spreads eps over all classes. Counts correct argmax predictions.
+double softmax_cross_entropy(const float* logits, const int32_t* labels, int batch, int classes,
+                             float label_smoothing, float weight, float* diff_logits,
+                             int* correct);
+
+}  // namespace cf::kernels

@@ -1,0 +1,41 @@
+#pragma once
+// SGD with momentum (optionally Nesterov), decoupled-from-nothing L2 weight decay, global
+// gradient-norm clipping, and the cosine learning-rate schedule with linear warm-up.
+#include <cstdint>
+#include <vector>
+
+#include "trainer/executor.h"
+
+namespace cf {
+
+struct SgdOptions {
+  float momentum = 0.9f;
+  bool nesterov = false;
+  float weight_decay = 0.0f;  // L2 on conv and FC weights (Param::decay)
+  float clip_norm = 0.0f;     // max global gradient L2 norm; 0 = off
+};
+
+class Sgd {
+ public:
+  Sgd(std::vector<Param>& params, const SgdOptions& options);
+  // One update with learning rate lr; returns the global gradient norm before clipping.
+  double step(float lr);
+  // Momentum buffers, in parameter order (for checkpoints).
+  std::vector<std::vector<float>>& velocity() { return velocity_; }
+
+ private:
+  std::vector<Param>& params_;
+  SgdOptions options_;
+  std::vector<std::vector<float>> velocity_;
+};
+
+struct LrSchedule {
+  float base_lr = 0.05f;
+  float min_lr = 0.0f;
+  int64_t total_steps = 1;
+  int64_t warmup_steps = 0;
+  // Linear warm-up to base_lr, then cosine decay to min_lr at total_steps.
+  float at(int64_t step) const;
+};
+
+}  // namespace cf
