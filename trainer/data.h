@@ -1,0 +1,98 @@
+#pragma once
+// Image datasets for the trainer: readers for IDX files (MNIST / Fashion-MNIST, gzip or plain) and
+// CIFAR-10/100 binary batches, a seeded train/validation split of the training files, per-channel
+// normalisation and cheap per-step augmentation into float NCHW batches.
+// Search only ever uses train and valid; the test files are read only when asked for.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "space/network.h"
+#include "space/rng.h"
+
+namespace cf {
+
+// A missing, truncated or inconsistent dataset file, or impossible data options.
+// The one-line message starts with the file (or directory) and says what is wrong.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Images as stored: uint8, each image CHW, images back to back.
+struct ImageSet {
+  int count = 0;
+  Shape shape;
+  int classes = 0;
+  std::vector<uint8_t> pixels;  // count * shape.numel()
+  std::vector<uint8_t> labels;  // count, each < classes
+
+  const uint8_t* image(int index) const { return pixels.data() + index * shape.numel(); }
+};
+
+enum class DatasetFormat { automatic, idx, cifar10, cifar100 };
+std::string_view dataset_format_name(DatasetFormat format);  // "auto", "idx", "cifar10", "cifar100"
+std::optional<DatasetFormat> parse_dataset_format(std::string_view name);
+
+struct DataOptions {
+  std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
+  DatasetFormat format = DatasetFormat::automatic;
+  int train_images = 0;  // 0 = all training-file images left after the validation split
+  int valid_images = 5000;
+  bool load_test = false;
+  uint64_t seed = 0;  // seeds the validation split
+};
+
+struct DataSplits {
+  ImageSet train, valid, test;      // test is empty unless DataOptions::load_test
+  std::vector<float> mean, stddev;  // per channel, in [0,1] pixel units, from the train split only
+  std::string name;                 // for display: "fashion-mnist", "mnist", "cifar10", "cifar100"
+};
+
+// Reads the dataset in options.dir and splits its training files: a Fisher-Yates permutation
+// seeded by options.seed; its first valid_images images form valid, the next train_images train.
+// CIFAR files may also sit in the archives' own subfolders (cifar-10-batches-bin,
+// cifar-100-binary) of dir. Throws DataError for any bad file or impossible option.
+DataSplits load_dataset(const DataOptions& options);
+
+// The format of the files in dir (IDX, then CIFAR-10, then CIFAR-100 files are looked for);
+// DataError listing the expected files if none is there.
+DatasetFormat detect_dataset_format(const std::filesystem::path& dir);
+
+// Single readers, used by load_dataset. Files may be gzip-compressed or plain.
+// IDX: images magic 0x00000803 (n, h, w), labels magic 0x00000801 (n), labels < 10.
+ImageSet read_idx(const std::filesystem::path& images_file,
+                  const std::filesystem::path& labels_file);
+// CIFAR-10 records: label, 3072 CHW pixels. CIFAR-100 records: coarse label, fine label, 3072
+// pixels; the fine label (100 classes) is kept. The files are concatenated in order.
+ImageSet read_cifar(const std::vector<std::filesystem::path>& files, bool cifar100);
+
+// Per-channel mean and (population) standard deviation of all images, in [0,1] pixel units.
+// A constant channel gets stddev 1 so that normalising never divides by zero.
+void channel_statistics(const ImageSet& set, std::vector<float>& mean, std::vector<float>& stddev);
+
+struct Augmentation {
+  int crop_padding = 0;  // random crop of the original size from the zero-padded image
+  bool horizontal_flip = false;
+  int cutout = 0;  // side of the zeroed square, 0 = off
+};
+
+// The usual training augmentation for a loaded dataset: padded crop (4 for CIFAR, 2 otherwise),
+// horizontal flip except for digits (mnist), no cutout.
+Augmentation default_augmentation(const DataSplits& data);
+
+// Fills a float NCHW batch with the images set[indices[0..batch)]: normalised
+// ((x/255 - mean)/stddev), then, when augment is given, randomly cropped from the image padded by
+// crop_padding zeros (zero after normalisation, i.e. the mean), flipped with p = 0.5, and cut out
+// (a zeroed cutout x cutout square, centre uniform over the image, clipped at the borders).
+// labels_out receives the labels. No allocation; rng is needed only with augment and is drawn per
+// image in a fixed order (crop y, crop x, flip, cutout y, cutout x) for reproducibility.
+void fill_batch(const ImageSet& set, const std::vector<float>& mean,
+                const std::vector<float>& stddev, const int* indices, int batch, float* images_out,
+                int32_t* labels_out, const Augmentation* augment, Rng* rng);
+
+}  // namespace cf

@@ -1,0 +1,74 @@
+#pragma once
+// The training loop: a network from space/, data from trainer/data.h, options as a typed struct
+// (trainer/ never reads config files). Failures are results: a diverged loss or a network over
+// the memory limit ends training with a status and a reason instead of an exception.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "space/network.h"
+#include "trainer/data.h"
+#include "trainer/executor.h"
+#include "trainer/optimizer.h"
+
+namespace cf {
+
+struct TrainOptions {
+  int epochs = 1;
+  int batch = 64;
+  float lr = 0.05f;           // base learning rate (cosine decay to min_lr)
+  float min_lr = 0.0f;
+  float warmup_epochs = 0.0f;
+  SgdOptions sgd{0.9f, true, 3e-4f, 5.0f};
+  float label_smoothing = 0.0f;
+  float drop_path = 0.0f;     // ScheduledDropPath probability reached at the end of training
+  float aux_weight = 0.4f;    // auxiliary head loss weight (when the network has one)
+  bool augment = true;        // data's default augmentation (plus cutout below)
+  int cutout = 0;
+  int threads = 2;
+  uint64_t seed = 0;
+  int64_t memory_limit_bytes = int64_t{16} << 30;
+  bool evaluate_every_epoch = true;
+  bool evaluate_test = false;
+};
+
+enum class TrainStatus { ok, diverged, memory_limit, failed };
+const char* train_status_name(TrainStatus status);
+
+struct EpochStats {
+  int epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double valid_accuracy = -1;  // -1 when not evaluated
+  double images_per_second = 0;
+  double seconds = 0;
+  float lr = 0;
+};
+
+struct TrainResult {
+  TrainStatus status = TrainStatus::ok;
+  std::string reason;  // why training stopped early (empty when ok)
+  std::vector<EpochStats> epochs;
+  std::vector<float> losses;  // every step's training loss
+  double valid_accuracy = -1, test_accuracy = -1;
+  double seconds = 0;
+  int64_t estimated_bytes = 0;
+};
+
+struct TrainCallbacks {
+  std::function<void(int epoch, int step, int steps_per_epoch, double loss, double accuracy)> on_step;
+  std::function<void(const EpochStats&)> on_epoch;
+  std::function<bool()> should_stop;  // polled every step; true ends training (status failed)
+};
+
+// Trains `network` from scratch (or from the weights already in `executor`, when given).
+// The executor is created inside when null; pass one to keep the trained weights.
+TrainResult train_network(const Network& network, const DataSplits& data,
+                          const TrainOptions& options, const TrainCallbacks& callbacks = {},
+                          Executor* executor = nullptr, bool init_weights = true);
+
+// Top-1 accuracy (0..1) of the executor's network on a whole image set, in inference mode.
+double evaluate_accuracy(Executor& executor, const ImageSet& set, const std::vector<float>& mean,
+                         const std::vector<float>& stddev);
+
+}  // namespace cf
