@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   cf::ExecutorOptions opts;
   opts.batch = batch;
   opts.profile = profile;
+  opts.drop_path = false;  // the PyTorch side has no drop path either
   const auto t_compile = std::chrono::steady_clock::now();
   cf::Executor ex(net, opts);
   const double compile_s =

@@ -22,6 +22,8 @@ using Args = std::vector<std::string>;
 int run_version(const Args& args);
 int run_stats(const Args& args);
 int run_draw(const Args& args);
+int run_show(const Args& args);
+int run_train(const Args& args);
 int run_benchmark(const Args& args);
 
 }  // namespace cf::cli

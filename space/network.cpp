@@ -34,8 +34,19 @@ class GraphBuilder {
     return add_layer(std::move(l));
   }
 
+  // ReLU of a tensor is computed once however many ops start with it (a cell state often feeds
+  // several ReLU-conv ops); the layer keeps the name of its first user.
   int relu(int x, const std::string& name) {
+    for (int i : consumers_of(x))
+      if (net_.layers[i].kind == LayerKind::relu && net_.layers[i].aux == aux_) return i;
     return unary(LayerKind::relu, x, shape(x), name + ".relu");
+  }
+  std::vector<int> consumers_of(int x) const {
+    std::vector<int> out;
+    for (int i = x + 1; i < static_cast<int>(net_.layers.size()); ++i)
+      for (int in : net_.layers[i].inputs)
+        if (in == x) out.push_back(i);
+    return out;
   }
   int batch_norm(int x, const std::string& name) {
     return unary(LayerKind::batch_norm, x, shape(x), name + ".bn");

@@ -54,9 +54,10 @@ int pad_end(int in, int out, int kernel_ext, int stride, int pad_begin) {
 }
 
 std::string conv_kind(const Layer& l) {
-  if (l.groups > 1) return "conv_dw";
-  if (l.kernel_h == 1 && l.kernel_w == 1) return "conv_1x1";
-  return "conv";
+  const std::string k = std::to_string(l.kernel_h) + "x" + std::to_string(l.kernel_w) +
+                        (l.stride_h > 1 || l.stride_w > 1 ? " s2" : "");
+  if (l.groups > 1) return "conv_dw " + k;
+  return "conv " + k;
 }
 
 }  // namespace
@@ -188,14 +189,26 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
   const int L = static_cast<int>(layers.size());
   m.tensors.resize(L);
   m.first_grad.resize(L);
+  // Pass-through layers alias their input's tensor; every other layer's inputs are resolved
+  // through the aliases.
+  std::vector<int> alias(L);
+  std::vector<std::vector<int>> inputs_of(L);
+  for (int i = 0; i < L; ++i) {
+    const Layer& l = layers[i];
+    for (int in : l.inputs) inputs_of[i].push_back(alias[in]);
+    const bool pass_through = (l.kind == LayerKind::drop_path && !options.drop_path) ||
+                              (l.kind == LayerKind::dropout && l.rate <= 0.0f);
+    alias[i] = pass_through && i != network_.logits ? inputs_of[i][0] : i;
+  }
   {
     // Backward visits layers last to first and a layer's slots in order: the first visit of each
     // tensor writes its gradient, later ones add to it.
     std::vector<bool> seen(L, false);
     for (int i = L - 1; i >= 0; --i) {
-      m.first_grad[i].assign(layers[i].inputs.size(), false);
-      for (size_t s = 0; s < layers[i].inputs.size(); ++s) {
-        const int t = layers[i].inputs[s];
+      m.first_grad[i].assign(inputs_of[i].size(), false);
+      if (alias[i] != i) continue;
+      for (size_t s = 0; s < inputs_of[i].size(); ++s) {
+        const int t = inputs_of[i][s];
         if (!seen[t]) m.first_grad[i][s] = seen[t] = true;
       }
     }
@@ -231,8 +244,13 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
     } name_steps{{&m.fwd_train, &m.fwd_infer}, {fwd_train_begin, fwd_infer_begin},
                  &bwd_by_layer[i], l.name};
     const std::string kind = std::string(layer_kind_name(l.kind));
-    auto in = [&](int slot) -> Tensor& { return m.tensors[l.inputs[slot]]; };
-    const int src_layer = l.inputs.empty() ? -1 : l.inputs[0];
+    if (alias[i] != i) {
+      out = m.tensors[alias[i]];  // shares the input's value and gradient memory
+      continue;
+    }
+    const std::vector<int>& ins = inputs_of[i];
+    auto in = [&](int slot) -> Tensor& { return m.tensors[ins[slot]]; };
+    const int src_layer = ins.empty() ? -1 : ins[0];
     const bool src_grad = src_layer >= 0 && needs_grad(src_layer);
     std::vector<Step>& bwd_steps = bwd_by_layer[i];
 
@@ -546,32 +564,32 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
       }
       case LayerKind::add: {
         std::vector<memory::desc> srcs;
-        for (size_t s = 0; s < l.inputs.size(); ++s) srcs.push_back(in(s).md);
+        for (size_t s = 0; s < ins.size(); ++s) srcs.push_back(in(s).md);
         const std::vector<float> scales(srcs.size(), 1.0f);
         dnnl::sum::primitive_desc pd(scales, srcs, eng, m.attr);
         out.md = pd.dst_desc();
         out.value = m.alloc(out.md);
         make_diff(i);
         std::unordered_map<int, memory> args{{DNNL_ARG_DST, out.value}};
-        for (size_t s = 0; s < l.inputs.size(); ++s)
+        for (size_t s = 0; s < ins.size(); ++s)
           args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(s)] = in(s).value;
         for (auto* list : {&m.fwd_train, &m.fwd_infer})
           m.add_primitive(*list, dnnl::sum(pd), pd, args, "fwd add");
-        for (size_t s = 0; s < l.inputs.size(); ++s)
-          if (needs_grad(l.inputs[s]))
-            m.deliver(bwd_steps, i, static_cast<int>(s), l.inputs[s], out.diff, "bwd add");
+        for (size_t s = 0; s < ins.size(); ++s)
+          if (needs_grad(ins[s]))
+            m.deliver(bwd_steps, i, static_cast<int>(s), ins[s], out.diff, "bwd add");
         break;
       }
       case LayerKind::concat: {
         std::vector<memory::desc> srcs;
-        for (size_t s = 0; s < l.inputs.size(); ++s) srcs.push_back(in(s).md);
+        for (size_t s = 0; s < ins.size(); ++s) srcs.push_back(in(s).md);
         dnnl::concat::primitive_desc pd(1, srcs, eng, m.attr);
         note_impl(l, "fwd", pd);
         out.md = pd.dst_desc();
         out.value = m.alloc(out.md);
         make_diff(i);
         std::unordered_map<int, memory> args{{DNNL_ARG_DST, out.value}};
-        for (size_t s = 0; s < l.inputs.size(); ++s)
+        for (size_t s = 0; s < ins.size(); ++s)
           args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(s)] = in(s).value;
         for (auto* list : {&m.fwd_train, &m.fwd_infer})
           m.add_primitive(*list, dnnl::concat(pd), pd, args, "fwd concat");
@@ -581,7 +599,7 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
         bool aligned = block >= 1;
         {
           int offset = 0;
-          for (size_t s = 0; s < l.inputs.size(); ++s) {
+          for (size_t s = 0; s < ins.size(); ++s) {
             if (block > 1 && offset % block != 0) aligned = false;
             offset += network_.in_shape(i, static_cast<int>(s)).c;
           }
@@ -592,14 +610,14 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
           m.add_reorder(bwd_steps, out.diff, sliced, false, "bwd concat");
         }
         int offset = 0;
-        for (size_t s = 0; s < l.inputs.size(); ++s) {
+        for (size_t s = 0; s < ins.size(); ++s) {
           const Shape is = network_.in_shape(i, static_cast<int>(s));
-          if (needs_grad(l.inputs[s])) {
+          if (needs_grad(ins[s])) {
             const memory::desc sub =
                 sliced.get_desc().submemory_desc(nchw_dims(N, is), {0, offset, 0, 0});
             memory part(sub, eng, aligned ? out.diff.get_data_handle() : DNNL_MEMORY_NONE);
             if (!aligned) m.scratch_mems[1].push_back(part);  // lives in the plain copy
-            m.deliver(bwd_steps, i, static_cast<int>(s), l.inputs[s], part, "bwd concat");
+            m.deliver(bwd_steps, i, static_cast<int>(s), ins[s], part, "bwd concat");
           }
           offset += is.c;
         }

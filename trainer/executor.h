@@ -29,7 +29,8 @@ struct Param {
   bool aux = false;           // belongs to the auxiliary head
 };
 
-// Running statistics of one batch-norm layer (not trainable, saved with the weights).
+// Running statistics of one batch-norm layer (not trainable, saved with the weights). The
+// inference primitives point into these vectors: change values in place, never reassign.
 struct BnStats {
   std::string name;
   int layer;
@@ -41,6 +42,9 @@ struct ExecutorOptions {
   float bn_epsilon = 1e-3f;
   float bn_momentum = 0.1f;  // running = (1 - m) * running + m * batch statistic
   bool profile = false;      // time every step by layer kind (adds a little overhead)
+  // Compile drop-path layers; when false they become pass-through aliases (no copies), for
+  // training without drop path. Dropout layers with rate 0 are always aliases.
+  bool drop_path = true;
 };
 
 // Per-step regularisation state of the forward pass.

@@ -68,6 +68,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   if (!executor) {
     ExecutorOptions eo;
     eo.batch = batch;
+    eo.drop_path = options.drop_path > 0.0f;
     owned = std::make_unique<Executor>(network, eo);
     executor = owned.get();
   }

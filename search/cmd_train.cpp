@@ -1,0 +1,187 @@
+// cellforge train: train a stacked network on an image dataset.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "search/cli_common.h"
+#include "trainer/train.h"
+#include "trainer/weights.h"
+
+namespace cf::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// A progress bar on a terminal, plain lines otherwise.
+class Progress {
+ public:
+  explicit Progress(int epochs) : epochs_(epochs), tty_(isatty(fileno(stdout))) {}
+  void step(int epoch, int step, int steps, double loss, double acc) {
+    if (!tty_) return;
+    const int width = 30;
+    const int filled = width * step / steps;
+    std::printf("\repoch %d/%d [%s%s] %3d%% loss %.4f acc %5.2f%%", epoch, epochs_,
+                std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(),
+                100 * step / steps, loss, 100 * acc);
+    std::fflush(stdout);
+  }
+  void epoch(const EpochStats& s) {
+    if (tty_) std::printf("\r%*s\r", 80, "");
+    std::printf("epoch %d/%d  loss %.4f  train acc %.2f%%", s.epoch, epochs_, s.train_loss,
+                100 * s.train_accuracy);
+    if (s.valid_accuracy >= 0) std::printf("  valid acc %.2f%%", 100 * s.valid_accuracy);
+    std::printf("  %.0f images/s  %.1f s  lr %.4g\n", s.images_per_second, s.seconds, s.lr);
+    std::fflush(stdout);
+  }
+
+ private:
+  int epochs_;
+  bool tty_;
+};
+
+}  // namespace
+
+int run_train(const Args& args) {
+  const std::string usage_line =
+      "cellforge train --arch NAME|FILE [stacking options] --data-dir DIR --epochs E --batch B "
+      "--lr X --train-images N --valid-images M [--test] [--threads T] [--seed S] [--save FILE] "
+      "[--load FILE]";
+  std::string arch, data_dir = "/usr/share/datasets/fashion-mnist", format = "auto", save, load;
+  StackingOptions stacking;
+  TrainOptions opts;
+  int train_images = 0, valid_images = 5000;
+  double memory_limit_gib = 16;
+  bool test = false, no_augment = false, json = false, nesterov_off = false;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")(
+      "arch", po::value(&arch), "built-in name (nasnet_a, amoebanet_a) or genotype JSON file");
+  add_stacking_options(options, stacking, false);
+  options.add_options()
+      ("data-dir", po::value(&data_dir)->default_value(data_dir), "dataset directory (IDX or CIFAR binary)")
+      ("format", po::value(&format)->default_value(format), "auto | idx | cifar10 | cifar100")
+      ("epochs", po::value(&opts.epochs)->default_value(opts.epochs), "training epochs (0: evaluate only)")
+      ("batch", po::value(&opts.batch)->default_value(opts.batch), "batch size")
+      ("lr", po::value(&opts.lr)->default_value(opts.lr), "base learning rate (cosine schedule)")
+      ("min-lr", po::value(&opts.min_lr)->default_value(opts.min_lr), "final learning rate")
+      ("warmup-epochs", po::value(&opts.warmup_epochs)->default_value(opts.warmup_epochs), "linear warm-up")
+      ("momentum", po::value(&opts.sgd.momentum)->default_value(opts.sgd.momentum), "SGD momentum")
+      ("no-nesterov", po::bool_switch(&nesterov_off), "plain instead of Nesterov momentum")
+      ("weight-decay", po::value(&opts.sgd.weight_decay)->default_value(opts.sgd.weight_decay), "L2 on weights")
+      ("clip-norm", po::value(&opts.sgd.clip_norm)->default_value(opts.sgd.clip_norm), "gradient-norm clip (0: off)")
+      ("label-smoothing", po::value(&opts.label_smoothing)->default_value(opts.label_smoothing), "label smoothing")
+      ("drop-path", po::value(&opts.drop_path)->default_value(opts.drop_path), "ScheduledDropPath final probability")
+      ("dropout", po::value<float>()->default_value(0.0f), "head dropout rate")
+      ("cutout", po::value(&opts.cutout)->default_value(opts.cutout), "cutout square side (0: off)")
+      ("no-augment", po::bool_switch(&no_augment), "no crop or flip")
+      ("train-images", po::value(&train_images)->default_value(train_images), "training images (0: all)")
+      ("valid-images", po::value(&valid_images)->default_value(valid_images), "held-out validation images")
+      ("test", po::bool_switch(&test), "also report test-set accuracy")
+      ("threads", po::value(&opts.threads)->default_value(opts.threads), "CPU threads")
+      ("seed", po::value(&opts.seed)->default_value(opts.seed), "seed (init, split, order, augmentation)")
+      ("memory-limit-gb", po::value(&memory_limit_gib)->default_value(memory_limit_gib), "refuse networks estimated above this")
+      ("save", po::value(&save), "write the trained weights to FILE")
+      ("load", po::value(&load), "start from the weights in FILE")
+      ("json", po::bool_switch(&json), "print the result as one JSON object");
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm)) return 0;
+  const std::string usage = usage_text(usage_line, options);
+  if (arch.empty()) throw UsageError("--arch is required", usage);
+  if (opts.epochs < 0) throw UsageError("--epochs must be >= 0", usage);
+  if (opts.batch < 1 || opts.batch > 65536) throw UsageError("--batch must be in [1, 65536]", usage);
+  if (!(opts.lr > 0)) throw UsageError("--lr must be > 0", usage);
+  if (opts.threads < 1 || opts.threads > 1024) throw UsageError("--threads must be in [1, 1024]", usage);
+  if (opts.drop_path < 0 || opts.drop_path >= 1) throw UsageError("--drop-path must be in [0, 1)", usage);
+  if (opts.label_smoothing < 0 || opts.label_smoothing >= 1)
+    throw UsageError("--label-smoothing must be in [0, 1)", usage);
+  if (train_images < 0 || valid_images < 0) throw UsageError("image counts must be >= 0", usage);
+  opts.sgd.nesterov = !nesterov_off;
+  opts.augment = !no_augment;
+  opts.evaluate_test = test;
+  opts.memory_limit_bytes = static_cast<int64_t>(memory_limit_gib * (1 << 30));
+  auto fmt = parse_dataset_format(format);
+  if (!fmt) throw UsageError("--format: '" + format + "' is not auto, idx, cifar10 or cifar100", usage);
+
+  DataOptions data_options;
+  data_options.dir = data_dir;
+  data_options.format = *fmt;
+  data_options.train_images = train_images;
+  data_options.valid_images = valid_images;
+  data_options.load_test = test;
+  data_options.seed = opts.seed;
+  const DataSplits data = load_dataset(data_options);
+
+  stacking.input = std::to_string(data.train.shape.h) + "x" + std::to_string(data.train.shape.w) +
+                   "x" + std::to_string(data.train.shape.c);
+  stacking.classes = data.train.classes;
+  NetworkSpec spec = to_network_spec(stacking, usage);
+  spec.dropout = vm["dropout"].as<float>();
+  const Genotype genotype = resolve_genotype(arch);
+  const Network network = build_network(genotype, spec);
+  if (!json)
+    std::printf("training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
+                "%d epochs, batch %d, %d threads\n",
+                genotype.name.empty() ? arch.c_str() : genotype.name.c_str(),
+                network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6,
+                data.name.c_str(), data.train.count, data.valid.count, opts.epochs, opts.batch,
+                opts.threads);
+
+  ExecutorOptions eo;
+  eo.batch = opts.batch;
+  eo.drop_path = opts.drop_path > 0.0f;
+  const int64_t estimate = Executor::estimate_bytes(network, opts.batch);
+  if (estimate > opts.memory_limit_bytes) {
+    std::fprintf(stderr, "cellforge train: error: estimated memory %lld MiB exceeds --memory-limit-gb\n",
+                 static_cast<long long>(estimate >> 20));
+    return 1;
+  }
+  Executor executor(network, eo);
+  if (!load.empty()) load_weights(executor, load);
+  Progress progress(opts.epochs);
+  TrainCallbacks callbacks;
+  if (!json) {
+    callbacks.on_step = [&](int e, int s, int n, double loss, double acc) { progress.step(e, s, n, loss, acc); };
+    callbacks.on_epoch = [&](const EpochStats& s) { progress.epoch(s); };
+  }
+  TrainResult result;
+  if (opts.epochs > 0) {
+    result = train_network(network, data, opts, callbacks, &executor, load.empty());
+  } else {
+    result.valid_accuracy = evaluate_accuracy(executor, data.valid, data.mean, data.stddev);
+    if (test) result.test_accuracy = evaluate_accuracy(executor, data.test, data.mean, data.stddev);
+  }
+  if (result.status == TrainStatus::ok && !save.empty()) save_weights(executor, save);
+  if (json) {
+    nlohmann::json out = {{"status", train_status_name(result.status)},
+                          {"reason", result.reason},
+                          {"params", network.params()},
+                          {"macs", network.macs()},
+                          {"notation", network.notation()},
+                          {"valid_accuracy", result.valid_accuracy},
+                          {"seconds", result.seconds}};
+    if (test) out["test_accuracy"] = result.test_accuracy;
+    nlohmann::json epochs = nlohmann::json::array();
+    for (const auto& e : result.epochs)
+      epochs.push_back({{"epoch", e.epoch},
+                        {"train_loss", e.train_loss},
+                        {"train_accuracy", e.train_accuracy},
+                        {"valid_accuracy", e.valid_accuracy},
+                        {"images_per_second", e.images_per_second}});
+    out["epochs"] = epochs;
+    std::cout << out.dump() << "\n";
+  } else {
+    if (result.status != TrainStatus::ok) {
+      std::printf("training ended: %s (%s)\n", train_status_name(result.status), result.reason.c_str());
+    } else {
+      std::printf("final validation accuracy %.2f%%\n", 100 * result.valid_accuracy);
+      if (test) std::printf("test accuracy %.2f%%\n", 100 * result.test_accuracy);
+      if (!save.empty()) std::printf("weights saved to %s\n", save.c_str());
+    }
+  }
+  return result.status == TrainStatus::ok ? 0 : 1;
+}
+
+}  // namespace cf::cli
