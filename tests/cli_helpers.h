@@ -16,6 +16,7 @@ struct RunResult {
   std::string out;  // stdout and stderr, interleaved
 };
 
+#ifdef CF_BINARY  // defined for test_cli* executables, which depend on the cellforge binary
 inline RunResult run_cellforge(const std::string& args) {
   const std::string cmd = std::string(CF_BINARY) + " " + args + " 2>&1";
   RunResult r;
@@ -28,6 +29,7 @@ inline RunResult run_cellforge(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
+#endif
 
 // A fresh temporary directory, removed at scope exit.
 class TempDir {
