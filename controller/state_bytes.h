@@ -70,8 +70,9 @@ class ByteReader {
   uint64_t count(const char* what, size_t min_item_bytes) {
     const uint64_t n = u64(what);
     if (min_item_bytes > 0 && n > remaining() / min_item_bytes)
-      throw StateError(std::string("controller state: ") + what + ": length " +
-                       std::to_string(n) + " exceeds the remaining bytes");
+      throw StateError(std::string("controller state: truncated while reading ") + what +
+                       " (length " + std::to_string(n) + ", " + std::to_string(remaining()) +
+                       " bytes left)");
     return n;
   }
   std::string str(const char* what) {

@@ -17,7 +17,10 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
+    {"show", cf::cli::run_show, "print an architecture's genotype JSON (or canonical form)"},
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
+    {"train", cf::cli::run_train, "train a stacked network on an image dataset"},
+    {"benchmark", cf::cli::run_benchmark, "search strategies on the NAS-Bench-201 table"},
     {"version", cf::cli::run_version, "print the version"},
 };
 

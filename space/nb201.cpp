@@ -1,7 +1,6 @@
 #include "space/nb201.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace cf {
@@ -25,8 +24,8 @@ std::string op_list() {
 Nb201Space::Nb201Space() {
   for (int to = 1; to < kNodes; ++to)
     for (int from = 0; from < to; ++from)
-      decisions_.push_back({DecisionKind::op, kOps,
-                            "node" + std::to_string(to) + ".edge" + std::to_string(from)});
+      decisions_.push_back(
+          {DecisionKind::op, kOps, "node" + std::to_string(to) + ".edge" + std::to_string(from)});
 }
 
 std::string Nb201Space::arch_string(const DecisionSeq& seq) const {
@@ -45,15 +44,16 @@ std::string Nb201Space::arch_string(const DecisionSeq& seq) const {
 }
 
 DecisionSeq Nb201Space::parse_arch(std::string_view arch, std::string_view where) const {
-  const std::string shown = "\"" + std::string(arch) + "\"";
+  std::string shown = "\"";
+  shown.append(arch).push_back('"');
   DecisionSeq seq(kEdges, -1);
   size_t pos = 0;
   for (int to = 1; to < kNodes; ++to) {
     const std::string node = "node " + std::to_string(to);
     if (to > 1) {
       if (pos >= arch.size() || arch[pos] != '+')
-        fail(where, shown + ": expected '+' before " + node + " at character " +
-                        std::to_string(pos));
+        fail(where,
+             shown + ": expected '+' before " + node + " at character " + std::to_string(pos));
       ++pos;
     }
     if (pos >= arch.size() || arch[pos] != '|')
@@ -65,8 +65,8 @@ DecisionSeq Nb201Space::parse_arch(std::string_view arch, std::string_view where
         fail(where, shown + ": " + node + " has " + std::to_string(from) + " edges, expected " +
                         std::to_string(to));
       const std::string_view token = arch.substr(pos, end - pos);
-      const std::string edge = node + " edge " + std::to_string(from) + " \"" +
-                               std::string(token) + "\"";
+      const std::string edge =
+          node + " edge " + std::to_string(from) + " \"" + std::string(token) + "\"";
       const size_t tilde = token.rfind('~');
       if (tilde == std::string_view::npos) fail(where, edge + ": expected op~input");
       const std::string_view op = token.substr(0, tilde);
@@ -80,7 +80,7 @@ DecisionSeq Nb201Space::parse_arch(std::string_view arch, std::string_view where
       seq[edge_index(to, from)] = static_cast<int>(it - kOpNames.begin());
       pos = end + 1;
     }
-    if (pos < arch.size() && arch[pos] != '+')
+    if (to + 1 < kNodes && pos < arch.size() && arch[pos] != '+')
       fail(where, shown + ": " + node + " has more than " + std::to_string(to) + " edges");
   }
   if (pos != arch.size())

@@ -1,0 +1,138 @@
+#pragma once
+// Search strategies ("controllers") over the decision-sequence view of a search space.
+//
+// A controller proposes candidates and observes their results. Both are keyed by a candidate id,
+// so a campaign with K workers can hold up to K proposals at once and report results in any
+// order. save_state() captures everything (RNG, population, LSTM weights, optimiser moments,
+// baseline, pending proposals) so restore_state() into a fresh controller built with the same
+// strategy, options and space continues exactly where the saved one was.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "controller/state_bytes.h"
+#include "space/rng.h"
+#include "space/search_space.h"
+
+namespace cf {
+
+// Misuse of a controller (unknown candidate id, bad options, bad reward).
+class ControllerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using CandidateId = uint64_t;
+
+struct Candidate {
+  CandidateId id = 0;
+  DecisionSeq seq;
+};
+
+// The outcome of evaluating a candidate: a reward (higher is better, finite) or a failure.
+struct EvalResult {
+  std::optional<double> reward;
+  std::string failure_reason;  // set when reward is missing
+
+  static EvalResult success(double reward) { return {reward, {}}; }
+  static EvalResult failure(std::string reason) { return {std::nullopt, std::move(reason)}; }
+  bool ok() const { return reward.has_value(); }
+};
+
+struct EvolutionOptions {
+  int population = 100;         // P; the first P successful candidates are random
+  int sample_size = 25;         // S; tournament drawn with replacement
+  double identity_prob = 0.05;  // probability that the child is an unchanged copy
+};
+
+enum class RlAlgorithm : uint8_t { ppo, reinforce };
+std::string_view rl_algorithm_name(RlAlgorithm algorithm);
+std::optional<RlAlgorithm> rl_algorithm_from_name(std::string_view name);
+
+struct RlOptions {
+  RlAlgorithm algorithm = RlAlgorithm::ppo;
+  int lstm_hidden = 100;           // LSTM units; the choice embeddings have the same width
+  double init_range = 0.1;         // every weight starts uniform in [-init_range, init_range]
+  double learning_rate = 0.00035;  // Adam
+  double entropy_weight = 1e-4;    // bonus on the summed per-decision entropy
+  double baseline_decay = 0.95;    // exponential moving average of rewards
+  double ppo_clip = 0.2;           // epsilon of the clipped objective
+  int ppo_epochs = 4;              // Adam steps per batch (PPO); REINFORCE takes one
+  int batch_size = 20;             // observed episodes per update
+  double grad_clip = 0.0;          // global gradient-norm limit; 0 = none
+  // Reward given to failed candidates; nullopt = failed candidates are not learnt from.
+  std::optional<double> failure_reward;
+};
+
+struct ControllerOptions {
+  EvolutionOptions evolution;
+  RlOptions rl;
+};
+
+// Throws ControllerError naming the field (e.g. "evolution.sample_size: must be >= 1, got 0").
+void validate(const ControllerOptions& options);
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  virtual std::string_view strategy() const = 0;  // "random", "evolution", "rl"
+  const SearchSpace& space() const { return space_; }
+
+  // The next candidate; ids are 1, 2, 3, ... in proposal order.
+  Candidate propose();
+  // The result of a pending candidate. Throws ControllerError for an id that is not pending or
+  // a non-finite reward; the controller is unchanged then.
+  void observe(CandidateId id, const EvalResult& result);
+
+  bool is_pending(CandidateId id) const { return pending_.count(id) != 0; }
+  std::vector<Candidate> pending() const;
+  uint64_t proposed_count() const { return next_id_ - 1; }
+  uint64_t observed_count() const { return observed_; }
+  uint64_t failed_count() const { return failed_; }
+
+  std::vector<uint8_t> save_state() const;
+  // Throws StateError when the bytes are malformed or were saved by a controller with another
+  // strategy, search space or options; the controller is unchanged then.
+  void restore_state(std::span<const uint8_t> bytes);
+
+ protected:
+  // space must outlive the controller.
+  Controller(const SearchSpace& space, uint64_t seed);
+
+  virtual DecisionSeq next(CandidateId id) = 0;
+  virtual void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) = 0;
+  // Options that change behaviour, as name/value pairs; saved and checked on restore.
+  virtual std::vector<std::pair<std::string, double>> option_values() const = 0;
+  virtual void save_strategy(ByteWriter& out) const = 0;
+  // Reads exactly what save_strategy wrote (in.expect_end() before changing anything), so
+  // *this is unchanged when it throws.
+  virtual void restore_strategy(ByteReader& in) = 0;
+
+  Rng& rng() { return rng_; }
+
+ private:
+  const SearchSpace& space_;
+  Rng rng_;
+  CandidateId next_id_ = 1;
+  uint64_t observed_ = 0;
+  uint64_t failed_ = 0;
+  std::map<CandidateId, DecisionSeq> pending_;
+};
+
+std::vector<std::string> controller_names();  // {"random", "evolution", "rl"}
+
+// Throws ControllerError for an unknown name or invalid options. space must outlive the result.
+std::unique_ptr<Controller> make_controller(std::string_view name, const ControllerOptions& options,
+                                            const SearchSpace& space, uint64_t seed);
+
+}  // namespace cf

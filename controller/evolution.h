@@ -1,0 +1,39 @@
+#pragma once
+// Regularized (aging) evolution, Real et al. 2019: tournament selection of S members drawn with
+// replacement from a population of P, one mutation of the winner, the oldest member dies.
+#include <deque>
+
+#include "controller/controller.h"
+
+namespace cf {
+
+class EvolutionController final : public Controller {
+ public:
+  struct Member {
+    CandidateId id;
+    DecisionSeq seq;
+    double reward;
+  };
+
+  EvolutionController(const SearchSpace& space, const EvolutionOptions& options, uint64_t seed);
+  std::string_view strategy() const override { return "evolution"; }
+
+  const EvolutionOptions& options() const { return options_; }
+  // Oldest first; at most P members; failed candidates never enter.
+  const std::deque<Member>& population() const { return population_; }
+
+ protected:
+  // Random until the population holds P members (with K workers this can be up to P + K - 1
+  // random candidates); afterwards the mutated tournament winner of the current population.
+  DecisionSeq next(CandidateId id) override;
+  void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) override;
+  std::vector<std::pair<std::string, double>> option_values() const override;
+  void save_strategy(ByteWriter& out) const override;
+  void restore_strategy(ByteReader& in) override;
+
+ private:
+  EvolutionOptions options_;
+  std::deque<Member> population_;
+};
+
+}  // namespace cf

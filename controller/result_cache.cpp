@@ -1,0 +1,33 @@
+#include "controller/result_cache.h"
+
+#include <stdexcept>
+
+namespace cf {
+
+const EvalResult* ResultCache::find(const std::string& hash) const {
+  auto it = results_.find(hash);
+  return it == results_.end() ? nullptr : &it->second;
+}
+
+bool ResultCache::insert(const std::string& hash, EvalResult result) {
+  return results_.emplace(hash, std::move(result)).second;
+}
+
+CachedEvaluator::CachedEvaluator(const SearchSpace& space, Evaluate evaluate, bool cache_failures)
+    : space_(space), evaluate_(std::move(evaluate)), cache_failures_(cache_failures) {
+  if (!evaluate_) throw std::invalid_argument("CachedEvaluator: no evaluation function");
+}
+
+CachedEvaluator::Outcome CachedEvaluator::evaluate(const DecisionSeq& seq) {
+  std::string hash = space_.canonical_hash(seq);
+  if (const EvalResult* hit = cache_.find(hash)) {
+    ++hits_;
+    return {*hit, std::move(hash), true};
+  }
+  EvalResult result = evaluate_(seq);
+  ++evaluations_;
+  if (result.ok() || cache_failures_) cache_.insert(hash, result);
+  return {std::move(result), std::move(hash), false};
+}
+
+}  // namespace cf
