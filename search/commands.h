@@ -25,5 +25,10 @@ int run_draw(const Args& args);
 int run_show(const Args& args);
 int run_train(const Args& args);
 int run_benchmark(const Args& args);
+int run_search(const Args& args);
+int run_resume(const Args& args);
+int run_status(const Args& args);
+int run_top(const Args& args);
+int run_evaluate_worker(const Args& args);  // internal: one candidate in a worker process
 
 }  // namespace cf::cli

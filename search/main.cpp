@@ -16,6 +16,10 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"search", cf::cli::run_search, "run a search campaign from a config file"},
+    {"resume", cf::cli::run_resume, "continue a stopped campaign"},
+    {"status", cf::cli::run_status, "summarise a campaign (running or not)"},
+    {"top", cf::cli::run_top, "list a campaign's best candidates"},
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
     {"show", cf::cli::run_show, "print an architecture's genotype JSON (or canonical form)"},
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
@@ -47,6 +51,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (name == "--version") return cf::cli::run_version({});
+  if (name == "_evaluate") return cf::cli::run_evaluate_worker({});  // worker processes
   for (const auto& c : kCommands) {
     if (c.name != name) continue;
     const cf::cli::Args args(argv + 2, argv + argc);

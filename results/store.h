@@ -1,0 +1,80 @@
+#pragma once
+// The campaign results database (SQLite, one file per run directory). It is the source of truth
+// of a campaign: every candidate, its result, controller checkpoints and campaign events. Every
+// write is one transaction, so a crash at any moment leaves the last committed state intact.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace cf {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class CandidateStatus { pending, done, failed };
+const char* candidate_status_name(CandidateStatus s);
+
+struct CandidateRecord {
+  int64_t id = 0;  // the controller's candidate id (1, 2, ...)
+  std::string hash;
+  std::string genotype;  // genotype JSON (spec section 1)
+  CandidateStatus status = CandidateStatus::pending;
+  std::optional<double> accuracy;  // proxy validation accuracy (0..1)
+  int64_t params = 0, macs = 0;
+  double train_seconds = 0;
+  std::string failure_reason;
+  std::optional<int64_t> parent;       // the candidate it was mutated from, when known
+  std::optional<int64_t> reused_from;  // an earlier candidate with the same hash whose result was reused
+  bool observed = false;               // the controller has observed the result
+  std::string metrics;                 // JSON: per-epoch losses and accuracies, extra measures
+  std::string proposed_at, finished_at;  // ISO-8601 UTC
+};
+
+class ResultsStore {
+ public:
+  // Opens (creating when absent) the database file; WAL journal, full sync.
+  explicit ResultsStore(const std::filesystem::path& file);
+  ~ResultsStore();
+  ResultsStore(const ResultsStore&) = delete;
+  ResultsStore& operator=(const ResultsStore&) = delete;
+
+  // Key/value metadata (config text and hash, campaign name, schema version).
+  void set_meta(const std::string& key, const std::string& value);
+  std::optional<std::string> meta(const std::string& key) const;
+
+  // One transaction: the candidate rows given (inserted or replaced), an optional controller
+  // checkpoint taken after them, and an optional event.
+  void commit(const std::vector<CandidateRecord>& candidates,
+              const std::optional<std::vector<uint8_t>>& checkpoint = std::nullopt,
+              const std::string& event_kind = "", const std::string& event_message = "");
+  void add_event(const std::string& kind, const std::string& message);
+
+  std::vector<CandidateRecord> candidates() const;  // by id
+  std::optional<CandidateRecord> candidate(int64_t id) const;
+  // The first finished candidate (done or failed) with this hash, if any.
+  std::optional<CandidateRecord> find_by_hash(const std::string& hash) const;
+  // The latest controller checkpoint: (candidates observed when it was taken, state bytes).
+  std::optional<std::pair<int64_t, std::vector<uint8_t>>> latest_checkpoint() const;
+  struct Event {
+    std::string at, kind, message;
+  };
+  std::vector<Event> events() const;
+
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  void exec(const std::string& sql) const;
+  std::filesystem::path file_;
+  sqlite3* db_ = nullptr;
+};
+
+std::string utc_now();  // ISO-8601, e.g. 2026-11-27T21:13:06Z
+
+}  // namespace cf

@@ -1,0 +1,131 @@
+// cellforge search / resume / status / top, and the hidden worker entry _evaluate.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "results/store.h"
+#include "search/campaign.h"
+#include "search/cli_common.h"
+#include "search/evaluator.h"
+
+namespace cf::cli {
+
+namespace po = boost::program_options;
+
+int run_search(const Args& args) {
+  const std::string usage_line = "cellforge search CONFIG [--set section.key=value ...] [--help-config]";
+  std::string config_file;
+  std::vector<std::string> overrides;
+  bool help_config = false;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")(
+      "config", po::value(&config_file), "campaign config file (INI)")(
+      "set", po::value(&overrides)->composing(), "override a config key, e.g. --set proxy.epochs=2")(
+      "help-config", po::bool_switch(&help_config), "document every config key");
+  po::positional_options_description positional;
+  positional.add("config", 1);
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
+  if (help_config) {
+    std::cout << "Config keys (INI sections [campaign] [space] [controller] [proxy] [budget]):\n\n"
+              << config_reference_markdown();
+    return 0;
+  }
+  if (config_file.empty()) throw UsageError("CONFIG is required", usage_text(usage_line, options));
+  const CampaignConfig config = load_config(config_file, overrides);
+  CampaignRunOptions run;
+  run.tty = isatty(fileno(stdout));
+  return run_campaign(config, run);
+}
+
+int run_resume(const Args& args) {
+  const std::string usage_line = "cellforge resume RUN_DIR [--set budget.key=value ...] [--force]";
+  std::string run_dir;
+  std::vector<std::string> overrides;
+  bool force = false;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")(
+      "run-dir", po::value(&run_dir), "the campaign's run directory")(
+      "set", po::value(&overrides)->composing(), "override a key, e.g. --set budget.candidates=200")(
+      "force", po::bool_switch(&force), "resume even though the config changed");
+  po::positional_options_description positional;
+  positional.add("run-dir", 1);
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
+  if (run_dir.empty()) throw UsageError("RUN_DIR is required", usage_text(usage_line, options));
+  CampaignConfig config = load_run_config(run_dir, overrides);
+  config.dir = run_dir;  // the directory may have moved since
+  config.values["campaign.dir"] = run_dir;
+  CampaignRunOptions run;
+  run.resume = true;
+  run.force = force;
+  run.tty = isatty(fileno(stdout));
+  return run_campaign(config, run);
+}
+
+int run_status(const Args& args) {
+  const std::string usage_line = "cellforge status RUN_DIR";
+  std::string run_dir;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "run directory");
+  po::positional_options_description positional;
+  positional.add("run-dir", 1);
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
+  if (run_dir.empty()) throw UsageError("RUN_DIR is required", usage_text(usage_line, options));
+  std::cout << campaign_status_text(run_dir);
+  return 0;
+}
+
+int run_top(const Args& args) {
+  const std::string usage_line = "cellforge top RUN_DIR [-n K] [--json]";
+  std::string run_dir;
+  int n = 10;
+  bool json = false;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "run directory")(
+      ",n", po::value(&n)->default_value(n), "how many candidates")(
+      "json", po::bool_switch(&json), "print a JSON array");
+  po::positional_options_description positional;
+  positional.add("run-dir", 1);
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
+  const std::string usage = usage_text(usage_line, options);
+  if (run_dir.empty()) throw UsageError("RUN_DIR is required", usage);
+  if (n < 1) throw UsageError("-n must be at least 1", usage);
+  if (!std::filesystem::exists(std::filesystem::path(run_dir) / "results.sqlite"))
+    throw std::runtime_error(run_dir + ": not a campaign run directory (no results.sqlite)");
+  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
+  std::vector<CandidateRecord> best;
+  for (auto& r : store.candidates())
+    if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) best.push_back(r);
+  std::stable_sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+  if (static_cast<int>(best.size()) > n) best.resize(n);
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : best)
+      out.push_back({{"id", r.id},
+                     {"hash", r.hash},
+                     {"accuracy", *r.accuracy},
+                     {"params", r.params},
+                     {"macs", r.macs},
+                     {"train_seconds", r.train_seconds},
+                     {"genotype", nlohmann::json::parse(r.genotype)},
+                     {"metrics", nlohmann::json::parse(r.metrics)}});
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%4s  %-6s  %-16s  %9s  %10s  %8s\n", "rank", "id", "hash", "accuracy", "params", "seconds");
+  int rank = 1;
+  for (const auto& r : best)
+    std::printf("%4d  %-6lld  %-16s  %8.2f%%  %10lld  %8.1f\n", rank++, static_cast<long long>(r.id), r.hash.c_str(),
+                100 * *r.accuracy, static_cast<long long>(r.params), r.train_seconds);
+  return 0;
+}
+
+int run_evaluate_worker(const Args&) { return run_worker(stdin, stdout); }
+
+}  // namespace cf::cli

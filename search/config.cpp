@@ -1,0 +1,350 @@
+#include "search/config.h"
+
+#include <boost/program_options.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "space/genotype.h"
+
+namespace cf {
+
+namespace po = boost::program_options;
+
+namespace {
+
+enum class KeyType { text, integer, unsigned64, real, boolean, list, choice };
+
+struct KeyDef {
+  const char* key;
+  KeyType type;
+  const char* default_value;
+  double min, max;      // numbers: inclusive range
+  const char* choices;  // choice: values separated by '|'
+  const char* doc;
+};
+
+constexpr double kBig = 1e12;
+
+// The schema: one row per key. Order is the order of the frozen config and the docs.
+constexpr KeyDef kKeys[] = {
+    {"campaign.name", KeyType::text, "", 0, 0, "", "campaign name (default: the config file's name)"},
+    {"campaign.dir", KeyType::text, "", 0, 0, "", "run directory (default: runs/<name>)"},
+    {"campaign.seed", KeyType::unsigned64, "0", 0, kBig, "", "seed of the controller and of every candidate's training"},
+    {"space.type", KeyType::choice, "nasnet", 0, 0, "nasnet|nb201", "search space"},
+    {"space.ops", KeyType::list, "", 0, 0, "", "comma-separated op subset of the NASNet space (default: the paper's 13 ops)"},
+    {"space.blocks", KeyType::integer, "5", 1, 10, "", "blocks per cell (B)"},
+    {"space.combines", KeyType::list, "add", 0, 0, "", "allowed block combines: add, concat"},
+    {"controller.strategy", KeyType::choice, "evolution", 0, 0, "random|evolution|rl", "search strategy"},
+    {"controller.population", KeyType::integer, "20", 2, 1e6, "", "evolution: population size P"},
+    {"controller.sample_size", KeyType::integer, "5", 1, 1e6, "", "evolution: tournament size S"},
+    {"controller.identity_prob", KeyType::real, "0.05", 0, 1, "", "evolution: probability of an unchanged child"},
+    {"controller.rl_algorithm", KeyType::choice, "ppo", 0, 0, "ppo|reinforce", "rl: policy-gradient algorithm"},
+    {"controller.rl_hidden", KeyType::integer, "100", 4, 4096, "", "rl: LSTM hidden units"},
+    {"controller.rl_batch", KeyType::integer, "10", 1, 1e5, "", "rl: episodes per policy update"},
+    {"controller.rl_lr", KeyType::real, "0.00035", 1e-9, 1, "", "rl: Adam learning rate"},
+    {"controller.rl_entropy", KeyType::real, "0.0001", 0, 10, "", "rl: entropy bonus weight"},
+    {"controller.rl_baseline_decay", KeyType::real, "0.95", 0, 0.999999, "", "rl: reward baseline decay"},
+    {"proxy.data_dir", KeyType::text, "/usr/share/datasets/fashion-mnist", 0, 0, "", "proxy dataset directory (IDX or CIFAR binary)"},
+    {"proxy.data_format", KeyType::choice, "auto", 0, 0, "auto|idx|cifar10|cifar100", "proxy dataset format"},
+    {"proxy.train_images", KeyType::integer, "10000", 0, 1e8, "", "training images (0: all but the validation split)"},
+    {"proxy.valid_images", KeyType::integer, "5000", 1, 1e8, "", "validation images held out of the training files"},
+    {"proxy.epochs", KeyType::integer, "1", 1, 10000, "", "training epochs per candidate"},
+    {"proxy.batch", KeyType::integer, "32", 1, 65536, "", "batch size"},
+    {"proxy.lr", KeyType::real, "0.05", 1e-9, 100, "", "base learning rate (cosine schedule, Nesterov SGD)"},
+    {"proxy.weight_decay", KeyType::real, "0.0003", 0, 1, "", "L2 weight decay"},
+    {"proxy.drop_path", KeyType::real, "0", 0, 0.99, "", "ScheduledDropPath final probability"},
+    {"proxy.augment", KeyType::boolean, "true", 0, 0, "", "random crop and flip (flip off for digits)"},
+    {"proxy.cells_per_stack", KeyType::integer, "2", 1, 64, "", "N of the proxy network"},
+    {"proxy.filters", KeyType::integer, "16", 4, 4096, "", "F of the proxy network"},
+    {"proxy.stem", KeyType::choice, "cifar", 0, 0, "cifar|imagenet", "stem of the proxy network"},
+    {"proxy.stem_multiplier", KeyType::real, "3", 0.01, 64, "", "stem channel multiplier"},
+    {"proxy.threads", KeyType::integer, "2", 1, 1024, "", "CPU threads, split among the workers"},
+    {"proxy.memory_limit_gb", KeyType::real, "8", 0.01, 1e6, "", "candidates estimated above this fail with status memory_limit"},
+    {"proxy.table", KeyType::text, "", 0, 0, "", "nb201: path of the NAS-Bench-201 table (nb201.csv)"},
+    {"proxy.dataset", KeyType::choice, "cifar10", 0, 0, "cifar10|cifar100|imagenet16", "nb201: dataset whose 12-epoch validation accuracy is the signal"},
+    {"budget.candidates", KeyType::integer, "100", 1, 1e8, "", "candidates to evaluate"},
+    {"budget.hours", KeyType::real, "0", 0, 1e6, "", "wall-clock limit in hours (0: none); the first budget reached ends the campaign"},
+    {"budget.workers", KeyType::integer, "1", 1, 1024, "", "candidates evaluated at once, each in its own worker process"},
+};
+
+const KeyDef* find_key(const std::string& key) {
+  for (const auto& k : kKeys)
+    if (key == k.key) return &k;
+  return nullptr;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<std::string> choices_of(const KeyDef& def) {
+  std::string s = def.choices;
+  std::replace(s.begin(), s.end(), '|', ',');
+  return split_list(s);
+}
+
+std::string choice_text(const KeyDef& def) {
+  std::string s = def.choices;
+  std::replace(s.begin(), s.end(), '|', ',');
+  return s;
+}
+
+// Checks one value against its key's type and range; returns the normalised text or throws
+// ConfigError prefixed with `where`.
+std::string check_value(const KeyDef& def, const std::string& raw, const std::string& where) {
+  const std::string v = trim(raw);
+  auto bad = [&](const std::string& what) -> ConfigError {
+    return ConfigError(where + ": " + def.key + ": " + what);
+  };
+  auto range = [&](double x) {
+    if (x < def.min || x > def.max) {
+      std::ostringstream msg;
+      msg << v << " is out of range [" << def.min << ", " << def.max << "]";
+      throw bad(msg.str());
+    }
+  };
+  switch (def.type) {
+    case KeyType::text:
+      return v;
+    case KeyType::integer: {
+      long long x = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || p != v.data() + v.size()) throw bad("'" + v + "' is not an integer");
+      range(static_cast<double>(x));
+      return v;
+    }
+    case KeyType::unsigned64: {
+      unsigned long long x = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || p != v.data() + v.size())
+        throw bad("'" + v + "' is not a non-negative integer");
+      return v;
+    }
+    case KeyType::real: {
+      double x = 0;
+      std::istringstream in(v);
+      in >> x;
+      if (v.empty() || !in.eof() || in.fail() || !std::isfinite(x)) throw bad("'" + v + "' is not a number");
+      range(x);
+      return v;
+    }
+    case KeyType::boolean:
+      if (v == "true" || v == "yes" || v == "on" || v == "1") return "true";
+      if (v == "false" || v == "no" || v == "off" || v == "0") return "false";
+      throw bad("'" + v + "' is not true or false");
+    case KeyType::choice: {
+      for (const auto& c : choices_of(def))
+        if (c == v) return v;
+      throw bad("'" + v + "' is not one of " + choice_text(def));
+    }
+    case KeyType::list: {
+      std::string joined;
+      for (const auto& item : split_list(v)) joined += (joined.empty() ? "" : ",") + item;
+      return joined;
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
+CampaignConfig load_config(const std::filesystem::path& file,
+                           const std::vector<std::string>& overrides) {
+  const std::string fname = file.string();
+  std::ifstream in(file);
+  if (!in) throw ConfigError(fname + ": cannot open config file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+
+  // Pass 1: line numbers of keys, and lines Boost would reject without saying where.
+  std::map<std::string, int> line_of;
+  {
+    std::istringstream lines(text);
+    std::string line, section;
+    int number = 0;
+    while (std::getline(lines, line)) {
+      ++number;
+      const std::string t = trim(line);
+      if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+      if (t[0] == '[') {
+        if (t.back() != ']') throw ConfigError(fname + ":" + std::to_string(number) + ": malformed section header '" + t + "'");
+        section = trim(t.substr(1, t.size() - 2));
+        static const char* kSections[] = {"campaign", "space", "controller", "proxy", "budget"};
+        if (std::find(std::begin(kSections), std::end(kSections), section) == std::end(kSections))
+          throw ConfigError(fname + ":" + std::to_string(number) + ": unknown section [" + section +
+                            "] (sections: campaign, space, controller, proxy, budget)");
+        continue;
+      }
+      const auto eq = t.find('=');
+      if (eq == std::string::npos)
+        throw ConfigError(fname + ":" + std::to_string(number) + ": expected 'key = value', got '" + t + "'");
+      const std::string key = (section.empty() ? "" : section + ".") + trim(t.substr(0, eq));
+      if (section.empty())
+        throw ConfigError(fname + ":" + std::to_string(number) + ": " + key + ": key outside any [section]");
+      if (!find_key(key))
+        throw ConfigError(fname + ":" + std::to_string(number) + ": " + key + ": unknown key");
+      if (line_of.count(key))
+        throw ConfigError(fname + ":" + std::to_string(number) + ": " + key + ": set twice (first on line " +
+                          std::to_string(line_of[key]) + ")");
+      line_of[key] = number;
+    }
+  }
+
+  // Pass 2: the values, through Boost.Program_options.
+  po::options_description desc;
+  for (const auto& k : kKeys) desc.add_options()(k.key, po::value<std::string>());
+  po::variables_map vm;
+  try {
+    std::istringstream stream(text);
+    po::store(po::parse_config_file(stream, desc, false), vm);
+  } catch (const po::error& e) {
+    throw ConfigError(fname + ": " + e.what());
+  }
+
+  CampaignConfig config;
+  for (const auto& k : kKeys) {
+    std::string value = k.default_value;
+    if (vm.count(k.key)) {
+      const std::string where = fname + ":" + std::to_string(line_of[k.key]);
+      value = check_value(k, vm[k.key].as<std::string>(), where);
+    }
+    config.values[k.key] = value;
+  }
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    const std::string where = "--set " + o;
+    if (eq == std::string::npos) throw ConfigError(where + ": expected section.key=value");
+    const std::string key = trim(o.substr(0, eq));
+    const KeyDef* def = find_key(key);
+    if (!def) throw ConfigError(where + ": " + key + ": unknown key");
+    config.values[key] = check_value(*def, o.substr(eq + 1), where);
+  }
+  auto& v = config.values;
+  if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
+  if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
+
+  auto where_of = [&](const std::string& key) {
+    for (const auto& o : overrides)
+      if (o.rfind(key + "=", 0) == 0) return "--set " + o;
+    return fname + (line_of.count(key) ? ":" + std::to_string(line_of[key]) : "");
+  };
+  auto integer = [&](const char* key) { return std::stoi(v[key]); };
+  auto real = [&](const char* key) { return std::stod(v[key]); };
+  config.name = v["campaign.name"];
+  config.dir = v["campaign.dir"];
+  config.seed = std::stoull(v["campaign.seed"]);
+  config.space_type = v["space.type"];
+  config.ops = split_list(v["space.ops"]);
+  for (const auto& op : config.ops)
+    if (!op_from_name(op))
+      throw ConfigError(where_of("space.ops") + ": space.ops: '" + op + "' is not a known op");
+  config.blocks = integer("space.blocks");
+  config.combines = split_list(v["space.combines"]);
+  if (config.combines.empty()) throw ConfigError(where_of("space.combines") + ": space.combines: empty list");
+  for (const auto& c : config.combines)
+    if (c != "add" && c != "concat")
+      throw ConfigError(where_of("space.combines") + ": space.combines: '" + c + "' is not add or concat");
+  config.strategy = v["controller.strategy"];
+  config.population = integer("controller.population");
+  config.sample_size = integer("controller.sample_size");
+  config.identity_prob = real("controller.identity_prob");
+  config.rl_algorithm = v["controller.rl_algorithm"];
+  config.rl_hidden = integer("controller.rl_hidden");
+  config.rl_batch = integer("controller.rl_batch");
+  config.rl_lr = real("controller.rl_lr");
+  config.rl_entropy = real("controller.rl_entropy");
+  config.rl_baseline_decay = real("controller.rl_baseline_decay");
+  config.data_dir = v["proxy.data_dir"];
+  config.data_format = v["proxy.data_format"];
+  config.train_images = integer("proxy.train_images");
+  config.valid_images = integer("proxy.valid_images");
+  config.epochs = integer("proxy.epochs");
+  config.batch = integer("proxy.batch");
+  config.lr = real("proxy.lr");
+  config.weight_decay = real("proxy.weight_decay");
+  config.drop_path = real("proxy.drop_path");
+  config.augment = v["proxy.augment"] == "true";
+  config.cells_per_stack = integer("proxy.cells_per_stack");
+  config.filters = integer("proxy.filters");
+  config.stem = v["proxy.stem"];
+  config.stem_multiplier = real("proxy.stem_multiplier");
+  config.threads = integer("proxy.threads");
+  config.memory_limit_gb = real("proxy.memory_limit_gb");
+  config.table = v["proxy.table"];
+  config.dataset = v["proxy.dataset"];
+  config.candidates = integer("budget.candidates");
+  config.hours = real("budget.hours");
+  config.workers = integer("budget.workers");
+  if (config.space_type == "nb201" && config.table.empty())
+    throw ConfigError(where_of("proxy.table") + ": proxy.table: required for space.type = nb201");
+  if (config.sample_size > config.population)
+    throw ConfigError(where_of("controller.sample_size") + ": controller.sample_size: " +
+                      std::to_string(config.sample_size) + " is larger than controller.population " +
+                      std::to_string(config.population));
+  return config;
+}
+
+std::string CampaignConfig::to_ini() const {
+  std::string out, section;
+  for (const auto& k : kKeys) {
+    const std::string key = k.key;
+    const std::string s = key.substr(0, key.find('.'));
+    if (s != section) {
+      out += (out.empty() ? "" : "\n") + std::string("[") + s + "]\n";
+      section = s;
+    }
+    out += key.substr(key.find('.') + 1) + " = " + values.at(key) + "\n";
+  }
+  return out;
+}
+
+std::string CampaignConfig::identity_hash() const {
+  std::string text;
+  for (const auto& [key, value] : values)
+    if (key.rfind("budget.", 0) != 0 && key != "campaign.dir") text += key + "=" + value + "\n";
+  return hash_hex(text);
+}
+
+std::string config_reference_markdown() {
+  std::string out = "| key | default | valid values | meaning |\n|---|---|---|---|\n";
+  for (const auto& k : kKeys) {
+    std::ostringstream range;
+    switch (k.type) {
+      case KeyType::integer:
+      case KeyType::real:
+        range << "[" << k.min << ", " << (k.max >= kBig ? std::string("...") : [&] {
+          std::ostringstream m;
+          m << k.max;
+          return m.str();
+        }()) << "]";
+        break;
+      case KeyType::unsigned64: range << "integer >= 0"; break;
+      case KeyType::boolean: range << "true, false"; break;
+      case KeyType::choice: range << choice_text(k); break;
+      case KeyType::list: range << "comma-separated list"; break;
+      case KeyType::text: range << "text"; break;
+    }
+    out += std::string("| `") + k.key + "` | `" + k.default_value + "` | " + range.str() + " | " + k.doc + " |\n";
+  }
+  return out;
+}
+
+}  // namespace cf

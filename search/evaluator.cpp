@@ -1,0 +1,323 @@
+#include "search/evaluator.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "controller/nb201_table.h"
+#include "space/genotype.h"
+#include "space/network.h"
+#include "trainer/train.h"
+
+namespace cf {
+
+namespace {
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    std::string reason = "worker killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+    if (sig == SIGKILL) reason += ", e.g. by the out-of-memory killer";
+    return reason;
+  }
+  if (WIFEXITED(status)) return "worker exited with code " + std::to_string(WEXITSTATUS(status)) + " without a result";
+  return "worker ended abnormally";
+}
+
+class ProcessEvaluator final : public Evaluator {
+ public:
+  ProcessEvaluator(const CampaignConfig& config, std::filesystem::path worker_log)
+      : config_(config), worker_log_(std::move(worker_log)) {
+    threads_ = std::max(1, config.threads / std::max(1, config.workers));
+  }
+  ~ProcessEvaluator() override { cancel_all(); }
+
+  int capacity() const override { return config_.workers; }
+  int in_flight() const override { return static_cast<int>(workers_.size()); }
+
+  void submit(const Job& job) override {
+    int to_child[2], from_child[2];
+    if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0)
+      throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(errno));
+    const int log_fd = open(worker_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(std::string("cannot start a worker: ") + std::strerror(errno));
+    if (pid == 0) {
+      dup2(to_child[0], 0);
+      dup2(from_child[1], 1);
+      if (log_fd >= 0) dup2(log_fd, 2);
+      setpgid(0, 0);  // a Ctrl-C in the terminal goes to the campaign, which stops its workers
+      execl("/proc/self/exe", "cellforge", "_evaluate", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    if (log_fd >= 0) close(log_fd);
+    const std::string line = job_to_json(job, config_, threads_).dump() + "\n";
+    // The job is small (well under a pipe buffer), so this write cannot block.
+    const ssize_t written = write(to_child[1], line.data(), line.size());
+    close(to_child[1]);
+    Worker w;
+    w.pid = pid;
+    w.fd = from_child[0];
+    w.job_id = job.id;
+    if (written != static_cast<ssize_t>(line.size())) w.write_failed = true;
+    workers_.push_back(std::move(w));
+  }
+
+  std::vector<JobResult> wait(double timeout_seconds) override {
+    std::vector<JobResult> done;
+    if (workers_.empty()) return done;
+    std::vector<pollfd> fds;
+    for (const auto& w : workers_) fds.push_back({w.fd, POLLIN, 0});
+    const int rc = poll(fds.data(), fds.size(), static_cast<int>(timeout_seconds * 1000));
+    if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    for (size_t k = 0; k < fds.size(); ++k) {
+      if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Worker& w = workers_[k];
+      char buf[65536];
+      const ssize_t n = read(w.fd, buf, sizeof buf);
+      if (n > 0) {
+        w.buffer.append(buf, static_cast<size_t>(n));
+        size_t nl;
+        while ((nl = w.buffer.find('\n')) != std::string::npos) {
+          handle_line(w, w.buffer.substr(0, nl));
+          w.buffer.erase(0, nl + 1);
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      // End of output: the worker is done or dead.
+      close(w.fd);
+      w.fd = -1;
+      int status = 0;
+      waitpid(w.pid, &status, 0);
+      JobResult r;
+      if (w.result && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        r = *w.result;
+      } else {
+        r.ok = false;
+        r.status = "crashed";
+        r.reason = describe_exit(status);
+      }
+      r.id = w.job_id;
+      done.push_back(std::move(r));
+    }
+    std::erase_if(workers_, [](const Worker& w) { return w.fd < 0; });
+    return done;
+  }
+
+  std::optional<JobProgress> progress() const override {
+    const Worker* first = nullptr;
+    for (const auto& w : workers_)
+      if (w.progress && (!first || w.job_id < first->job_id)) first = &w;
+    if (!first) return std::nullopt;
+    return first->progress;
+  }
+
+  void cancel_all() override {
+    for (auto& w : workers_) {
+      kill(w.pid, SIGKILL);
+      int status;
+      waitpid(w.pid, &status, 0);
+      if (w.fd >= 0) close(w.fd);
+    }
+    workers_.clear();
+  }
+
+ private:
+  struct Worker {
+    pid_t pid = -1;
+    int fd = -1;
+    int64_t job_id = 0;
+    bool write_failed = false;
+    std::string buffer;
+    std::optional<JobProgress> progress;
+    std::optional<JobResult> result;
+  };
+
+  void handle_line(Worker& w, const std::string& line) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      return;  // not a protocol line
+    }
+    if (j.contains("progress")) {
+      const auto& p = j["progress"];
+      w.progress = JobProgress{w.job_id, p.value("epoch", 0), p.value("epochs", 0),
+                               p.value("step", 0), p.value("steps", 0), p.value("loss", 0.0)};
+    } else if (j.contains("result")) {
+      const auto& r = j["result"];
+      JobResult res;
+      res.ok = r.value("ok", false);
+      res.accuracy = r.value("accuracy", 0.0);
+      res.status = r.value("status", std::string("failed"));
+      res.reason = r.value("reason", std::string());
+      res.params = r.value("params", int64_t{0});
+      res.macs = r.value("macs", int64_t{0});
+      res.seconds = r.value("seconds", 0.0);
+      res.metrics = r.value("metrics", nlohmann::json::object());
+      w.result = res;
+    }
+  }
+
+  const CampaignConfig& config_;
+  std::filesystem::path worker_log_;
+  int threads_ = 1;
+  std::vector<Worker> workers_;
+};
+
+class TableEvaluator final : public Evaluator {
+ public:
+  explicit TableEvaluator(const CampaignConfig& config)
+      : table_(Nb201Table::load(config.table)),
+        evaluator_(table_, *nb201_dataset_from_name(config.dataset)) {}
+  int capacity() const override { return 1; }
+  int in_flight() const override { return static_cast<int>(finished_.size()); }
+  void submit(const Job& job) override {
+    const DecisionSeq seq = table_.space().from_json(job.genotype);
+    const EvalResult r = evaluator_.evaluate(seq);
+    JobResult out;
+    out.id = job.id;
+    out.ok = r.ok();
+    out.status = r.ok() ? "ok" : "failed";
+    out.reason = r.failure_reason;
+    out.accuracy = r.ok() ? *r.reward : 0.0;
+    if (auto test = evaluator_.final_test_accuracy(seq)) out.metrics["test_accuracy_200ep"] = *test;
+    finished_.push_back(out);
+  }
+  std::vector<JobResult> wait(double) override { return std::exchange(finished_, {}); }
+  void cancel_all() override { finished_.clear(); }
+
+ private:
+  Nb201Table table_;
+  Nb201Evaluator evaluator_;
+  std::vector<JobResult> finished_;
+};
+
+uint64_t candidate_seed(uint64_t campaign_seed, const std::string& hash) {
+  // Duplicates of an architecture train identically; different campaigns differ.
+  return campaign_seed ^ std::stoull(hash.substr(0, 16), nullptr, 16);
+}
+
+}  // namespace
+
+std::unique_ptr<Evaluator> make_process_evaluator(const CampaignConfig& config,
+                                                  const std::filesystem::path& worker_log) {
+  return std::make_unique<ProcessEvaluator>(config, worker_log);
+}
+
+std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config) {
+  return std::make_unique<TableEvaluator>(config);
+}
+
+nlohmann::json job_to_json(const Job& job, const CampaignConfig& c, int threads) {
+  return {{"id", job.id},
+          {"hash", job.hash},
+          {"genotype", job.genotype},
+          {"proxy",
+           {{"data_dir", c.data_dir},
+            {"data_format", c.data_format},
+            {"train_images", c.train_images},
+            {"valid_images", c.valid_images},
+            {"epochs", c.epochs},
+            {"batch", c.batch},
+            {"lr", c.lr},
+            {"weight_decay", c.weight_decay},
+            {"drop_path", c.drop_path},
+            {"augment", c.augment},
+            {"cells_per_stack", c.cells_per_stack},
+            {"filters", c.filters},
+            {"stem", c.stem},
+            {"stem_multiplier", c.stem_multiplier},
+            {"memory_limit_gb", c.memory_limit_gb},
+            {"threads", threads},
+            {"data_seed", c.seed},
+            {"seed", candidate_seed(c.seed, job.hash)}}}};
+}
+
+int run_worker(std::FILE* in, std::FILE* out) {
+  char* line = nullptr;
+  size_t cap = 0;
+  if (getline(&line, &cap, in) < 0) return 2;
+  const nlohmann::json job = nlohmann::json::parse(line);
+  std::free(line);
+  const int64_t id = job.at("id").get<int64_t>();
+  // Fault injection for the crash-isolation test: CELLFORGE_FAULT=crash:<candidate id>.
+  if (const char* fault = std::getenv("CELLFORGE_FAULT"))
+    if (std::string(fault) == "crash:" + std::to_string(id)) std::abort();
+  const auto& p = job.at("proxy");
+  auto emit = [&](const nlohmann::json& j) {
+    std::fputs((j.dump() + "\n").c_str(), out);
+    std::fflush(out);
+  };
+  nlohmann::json result = {{"ok", false}, {"status", "failed"}};
+  try {
+    DataOptions data_options;
+    data_options.dir = p.at("data_dir").get<std::string>();
+    data_options.format = *parse_dataset_format(p.at("data_format").get<std::string>());
+    data_options.train_images = p.at("train_images").get<int>();
+    data_options.valid_images = p.at("valid_images").get<int>();
+    data_options.seed = p.at("data_seed").get<uint64_t>();
+    const DataSplits data = load_dataset(data_options);
+    NetworkSpec spec;
+    spec.cells_per_stack = p.at("cells_per_stack").get<int>();
+    spec.filters = p.at("filters").get<int>();
+    spec.stem = p.at("stem").get<std::string>() == "imagenet" ? Stem::imagenet : Stem::cifar;
+    spec.stem_multiplier = p.at("stem_multiplier").get<double>();
+    spec.input = data.train.shape;
+    spec.classes = data.train.classes;
+    const Genotype genotype = genotype_from_json(job.at("genotype"));
+    const Network network = build_network(genotype, spec);
+    TrainOptions opts;
+    opts.epochs = p.at("epochs").get<int>();
+    opts.batch = p.at("batch").get<int>();
+    opts.lr = p.at("lr").get<float>();
+    opts.sgd.weight_decay = p.at("weight_decay").get<float>();
+    opts.drop_path = p.at("drop_path").get<float>();
+    opts.augment = p.at("augment").get<bool>();
+    opts.threads = p.at("threads").get<int>();
+    opts.seed = p.at("seed").get<uint64_t>();
+    opts.memory_limit_bytes = static_cast<int64_t>(p.at("memory_limit_gb").get<double>() * (1 << 30));
+    result["params"] = network.params();
+    result["macs"] = network.macs();
+    TrainCallbacks callbacks;
+    int last_percent = -1;
+    callbacks.on_step = [&](int epoch, int step, int steps, double loss, double) {
+      const int percent = 100 * step / steps;
+      if (percent == last_percent) return;
+      last_percent = percent;
+      emit({{"progress",
+             {{"epoch", epoch}, {"epochs", opts.epochs}, {"step", step}, {"steps", steps}, {"loss", loss}}}});
+    };
+    const TrainResult r = train_network(network, data, opts, callbacks);
+    result["status"] = train_status_name(r.status);
+    result["ok"] = r.status == TrainStatus::ok;
+    result["reason"] = r.reason;
+    result["accuracy"] = r.valid_accuracy;
+    result["seconds"] = r.seconds;
+    nlohmann::json epochs = nlohmann::json::array();
+    for (const auto& e : r.epochs)
+      epochs.push_back({{"epoch", e.epoch},
+                        {"train_loss", e.train_loss},
+                        {"train_accuracy", e.train_accuracy},
+                        {"valid_accuracy", e.valid_accuracy},
+                        {"images_per_second", e.images_per_second}});
+    result["metrics"] = {{"epochs", epochs}, {"estimated_bytes", r.estimated_bytes}};
+  } catch (const std::exception& e) {
+    result["ok"] = false;
+    result["status"] = "failed";
+    result["reason"] = e.what();
+  }
+  emit({{"result", result}});
+  return 0;
+}
+
+}  // namespace cf

@@ -1,0 +1,72 @@
+#pragma once
+// How a campaign gets candidates evaluated: training in worker processes (crash-isolated), or a
+// tabular benchmark looked up in process. Both take jobs and hand back results as they finish.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "search/config.h"
+
+namespace cf {
+
+struct Job {
+  int64_t id = 0;
+  std::string hash;
+  nlohmann::json genotype;
+};
+
+struct JobResult {
+  int64_t id = 0;
+  bool ok = false;
+  double accuracy = 0;  // proxy validation accuracy (0..1)
+  std::string status = "ok";  // ok | diverged | memory_limit | failed | crashed
+  std::string reason;
+  int64_t params = 0, macs = 0;
+  double seconds = 0;
+  nlohmann::json metrics = nlohmann::json::object();
+};
+
+struct JobProgress {
+  int64_t id = 0;
+  int epoch = 0, epochs = 0, step = 0, steps = 0;
+  double loss = 0;
+};
+
+class Evaluator {
+ public:
+  virtual ~Evaluator() = default;
+  virtual int capacity() const = 0;  // jobs at once
+  virtual int in_flight() const = 0;
+  virtual void submit(const Job& job) = 0;
+  // Finished jobs, waiting up to timeout_seconds for the first one.
+  virtual std::vector<JobResult> wait(double timeout_seconds) = 0;
+  // Latest progress of the running job with the lowest id.
+  virtual std::optional<JobProgress> progress() const { return std::nullopt; }
+  // Stops every running job (their work is lost and redone on resume).
+  virtual void cancel_all() = 0;
+};
+
+// Runs each job as `cellforge _evaluate` in its own process: a crash or out-of-memory kill of one
+// candidate marks that candidate failed and nothing else. The threads of config.proxy are split
+// evenly among config.budget.workers processes.
+std::unique_ptr<Evaluator> make_process_evaluator(const CampaignConfig& config,
+                                                  const std::filesystem::path& worker_log);
+
+// Looks candidates up in the NAS-Bench-201 table (config.proxy.table / dataset).
+std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config);
+
+// The job description a worker process reads: the candidate plus the proxy settings.
+nlohmann::json job_to_json(const Job& job, const CampaignConfig& config, int threads);
+// The worker side: reads one job (JSON line) from `in`, trains, writes progress lines and a final
+// result line to `out`. Returns the process exit code.
+int run_worker(std::FILE* in, std::FILE* out);
+
+}  // namespace cf
