@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ class ProcessEvaluator final : public Evaluator {
     if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0)
       throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(errno));
     const int log_fd = open(worker_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("cannot start a worker: ") + std::strerror(errno));
     if (pid == 0) {
@@ -53,6 +55,8 @@ class ProcessEvaluator final : public Evaluator {
       dup2(from_child[1], 1);
       if (log_fd >= 0) dup2(log_fd, 2);
       setpgid(0, 0);  // a Ctrl-C in the terminal goes to the campaign, which stops its workers
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // and a killed campaign takes its workers with it
+      if (getppid() != parent) _exit(1);  // the campaign died before prctl took effect
       execl("/proc/self/exe", "cellforge", "_evaluate", static_cast<char*>(nullptr));
       _exit(127);
     }

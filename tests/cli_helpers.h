@@ -1,6 +1,7 @@
 #pragma once
 // Runs the cellforge binary and captures its exit code and output.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>

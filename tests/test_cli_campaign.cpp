@@ -1,0 +1,282 @@
+// Campaigns end to end through the cellforge binary: config errors, kill-and-resume, the lock,
+// worker-crash isolation and duplicate reuse.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "space/rng.h"
+
+#include "cli_helpers.h"
+
+using cf::test::run_cellforge;
+using cf::test::TempDir;
+using cf::test::write_file;
+
+namespace {
+
+void put_be32(std::string& s, uint32_t v) {
+  for (int k = 3; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+}
+
+// A tiny learnable IDX dataset (8x8 images, label = brightest quadrant) in `dir`.
+void write_tiny_idx(const std::filesystem::path& dir, int count) {
+  std::filesystem::create_directories(dir);
+  cf::Rng rng(42);
+  for (const char* prefix : {"train", "t10k"}) {
+    std::string images, labels;
+    put_be32(images, 0x803);
+    put_be32(images, count);
+    put_be32(images, 8);
+    put_be32(images, 8);
+    put_be32(labels, 0x801);
+    put_be32(labels, count);
+    for (int n = 0; n < count; ++n) {
+      const int label = rng.uniform_int(4);
+      labels.push_back(static_cast<char>(label));
+      for (int h = 0; h < 8; ++h)
+        for (int w = 0; w < 8; ++w)
+          images.push_back(static_cast<char>(((h / 4) * 2 + w / 4 == label ? 150 : 40) + rng.uniform_int(90)));
+    }
+    write_file(dir / (std::string(prefix) + "-images-idx3-ubyte"), images);
+    write_file(dir / (std::string(prefix) + "-labels-idx1-ubyte"), labels);
+  }
+}
+
+std::string tiny_config(const std::filesystem::path& data, const std::filesystem::path& run,
+                        int candidates, int workers) {
+  return "[campaign]\nname = tiny\ndir = " + run.string() + "\nseed = 3\n"
+         "[space]\nblocks = 3\n"
+         "[controller]\nstrategy = evolution\npopulation = 4\nsample_size = 2\n"
+         "[proxy]\ndata_dir = " + data.string() + "\ntrain_images = 128\nvalid_images = 64\n"
+         "epochs = 1\nbatch = 16\ncells_per_stack = 1\nfilters = 4\nstem_multiplier = 1\nthreads = 2\n"
+         "[budget]\ncandidates = " + std::to_string(candidates) + "\nworkers = " + std::to_string(workers) + "\n";
+}
+
+// id|hash|status|accuracy|params|reused_from|observed of every candidate.
+std::vector<std::string> candidate_rows(const std::filesystem::path& run) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((run / "results.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT id, hash, status, printf('%.17g', accuracy), params, reused_from, observed, "
+                     "failure_reason FROM candidates ORDER BY id",
+                     -1, &st, nullptr);
+  std::vector<std::string> rows;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::string row;
+    for (int c = 0; c < 8; ++c) {
+      const auto* t = sqlite3_column_text(st, c);
+      row += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+// Starts cellforge in the background; returns its pid.
+pid_t spawn_cellforge(const std::vector<std::string>& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    std::vector<char*> argv{const_cast<char*>(CF_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(CF_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+TEST_CASE("config errors name the file, line and key", "[campaign][config]") {
+  TempDir dir;
+  auto check = [&](const std::string& text, const std::string& expect, const std::string& extra = "") {
+    write_file(dir / "c.ini", text);
+    const auto r = run_cellforge("search " + (dir / "c.ini").string() + extra);
+    INFO(r.out);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find(expect) != std::string::npos);
+    CHECK(cf::test::count_lines(r.out) == 1);
+  };
+  const std::string file = (dir / "c.ini").string();
+  check("[campaign]\nname = x\nbogus = 1\n", file + ":3: campaign.bogus: unknown key");
+  check("[proxy]\nepochs = two\n", file + ":2: proxy.epochs: 'two' is not an integer");
+  check("[proxy]\n\nepochs = 0\n", file + ":3: proxy.epochs: 0 is out of range [1, 10000]");
+  check("[budget]\nworkers = 1\nworkers = 2\n", file + ":3: budget.workers: set twice (first on line 2)");
+  check("[proxy]\naugment = maybe\n", file + ":2: proxy.augment: 'maybe' is not true or false");
+  check("[controller]\nstrategy = bayes\n", file + ":2: controller.strategy: 'bayes' is not one of random,evolution,rl");
+  check("[gpu]\ncount = 1\n", file + ":1: unknown section [gpu]");
+  check("[proxy]\nepochs\n", file + ":2: expected 'key = value'");
+  check("[space]\nops = sep_conv_3x3, sep_conv_9x9\n", file + ":2: space.ops: 'sep_conv_9x9' is not a known op");
+  check("[space]\ntype = nb201\n", "proxy.table: required for space.type = nb201");
+  check("[proxy]\nepochs = 1\n", "--set proxy.epochs=-1: proxy.epochs: -1 is out of range", " --set proxy.epochs=-1");
+  check("[proxy]\nepochs = 1\n", "--set proxy.nope=1: proxy.nope: unknown key", " --set proxy.nope=1");
+  const auto missing = run_cellforge("search " + (dir / "missing.ini").string());
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.out.find("cannot open config file") != std::string::npos);
+  const auto help = run_cellforge("search --help-config");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("`budget.workers`") != std::string::npos);
+}
+
+TEST_CASE("a campaign killed at random moments and resumed ends identical to an uninterrupted one",
+          "[campaign][resume]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  const int candidates = 20, workers = 2;
+  write_file(dir / "a.ini", tiny_config(dir / "data", dir / "run_a", candidates, workers));
+  write_file(dir / "b.ini", tiny_config(dir / "data", dir / "run_b", candidates, workers));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto a = run_cellforge("search " + (dir / "a.ini").string());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  REQUIRE(a.exit_code == 0);
+  const auto expected = candidate_rows(dir / "run_a");
+  REQUIRE(static_cast<int>(expected.size()) == candidates);
+
+  cf::Rng rng(std::random_device{}());
+  std::vector<std::string> args{"search", (dir / "b.ini").string()};
+  int kills = 0;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const pid_t pid = spawn_cellforge(args);
+    // Somewhere in the first 60% of an uninterrupted run's time: proposing, training, committing.
+    const double at = seconds * (0.05 + 0.55 * rng.uniform01());
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(1000 * at)));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) ++kills;
+    args = {"resume", (dir / "run_b").string()};
+  }
+  INFO("killed " << kills << " times; an uninterrupted run took " << seconds << " s");
+  CHECK(kills >= 3);
+  const auto b = run_cellforge("resume " + (dir / "run_b").string());
+  INFO(b.out);
+  REQUIRE(b.exit_code == 0);
+  CHECK(candidate_rows(dir / "run_b") == expected);
+
+  // The budget can be extended on resume; other keys cannot change without --force.
+  const auto more = run_cellforge("resume " + (dir / "run_a").string() + " --set budget.candidates=22");
+  CHECK(more.exit_code == 0);
+  const auto extended = candidate_rows(dir / "run_a");
+  REQUIRE(extended.size() == 22);
+  CHECK(std::vector<std::string>(extended.begin(), extended.begin() + candidates) == expected);
+  const auto changed = run_cellforge("resume " + (dir / "run_a").string() + " --set proxy.lr=0.2");
+  CHECK(changed.exit_code == 1);
+  CHECK(changed.out.find("use --force") != std::string::npos);
+  const auto again = run_cellforge("search " + (dir / "a.ini").string());
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find("already holds a campaign") != std::string::npos);
+}
+
+TEST_CASE("a second process on the same run directory is refused", "[campaign][lock]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  write_file(dir / "c.ini", tiny_config(dir / "data", dir / "run", 2, 1));
+  REQUIRE(run_cellforge("search " + (dir / "c.ini").string()).exit_code == 0);
+  // Hold the lock as a running campaign would.
+  const int fd = open((dir / "run" / "lock").c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0);
+  const auto r = run_cellforge("resume " + (dir / "run").string() + " --set budget.candidates=3");
+  close(fd);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("another cellforge process") != std::string::npos);
+  CHECK(candidate_rows(dir / "run").size() == 2);  // nothing touched
+  const auto status = run_cellforge("status " + (dir / "run").string());
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("2 finished of 2 budgeted") != std::string::npos);
+}
+
+TEST_CASE("a crashing worker fails only its candidate", "[campaign][workers]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  TempDir dir2;
+  write_file(dir2 / "c.ini", tiny_config(dir / "data", dir2 / "run", 5, 2));
+  setenv("CELLFORGE_FAULT", "crash:3", 1);
+  const auto run = run_cellforge("search " + (dir2 / "c.ini").string());
+  unsetenv("CELLFORGE_FAULT");
+  INFO(run.out);
+  REQUIRE(run.exit_code == 0);
+  const auto rows = candidate_rows(dir2 / "run");
+  REQUIRE(rows.size() == 5);
+  int failed = 0;
+  for (const auto& row : rows) {
+    if (row.find("|failed|") == std::string::npos) continue;
+    ++failed;
+    CHECK(row.rfind("3|", 0) == 0);
+    CHECK(row.find("worker killed by signal 6") != std::string::npos);
+  }
+  CHECK(failed == 1);
+}
+
+TEST_CASE("top lists the best candidates; duplicates reuse stored results", "[campaign][top]") {
+  TempDir dir;
+  // A full synthetic NAS-Bench-201 table: accuracy rises with the number of nor_conv_3x3 edges.
+  std::string csv =
+      "index,arch,cifar10_valid_12ep,cifar10_test_12ep,cifar100_valid_12ep,cifar100_test_12ep,"
+      "imagenet16_valid_12ep,imagenet16_test_12ep,cifar10_test_200ep,cifar100_test_200ep,"
+      "imagenet16_test_200ep\n";
+  const char* ops[] = {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"};
+  for (int index = 0; index < 15625; ++index) {
+    int e[6], v = index, conv3 = 0;
+    for (int k = 0; k < 6; ++k) e[k] = v % 5, v /= 5, conv3 += e[k] == 3;
+    const std::string arch = std::string("|") + ops[e[0]] + "~0|+|" + ops[e[1]] + "~0|" + ops[e[2]] +
+                             "~1|+|" + ops[e[3]] + "~0|" + ops[e[4]] + "~1|" + ops[e[5]] + "~2|";
+    const std::string acc = std::to_string(50 + 5 * conv3 + (index % 7) * 0.1);
+    csv += std::to_string(index) + "," + arch;
+    for (int c = 0; c < 9; ++c) csv += "," + acc;
+    csv += "\n";
+  }
+  write_file(dir / "nb201.csv", csv);
+  write_file(dir / "c.ini", "[campaign]\ndir = " + (dir / "run").string() +
+                                "\n[space]\ntype = nb201\n[controller]\nstrategy = evolution\npopulation = 10\n"
+                                "sample_size = 5\n[proxy]\ntable = " + (dir / "nb201.csv").string() +
+                                "\n[budget]\ncandidates = 150\n");
+  const auto r = run_cellforge("search " + (dir / "c.ini").string());
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = candidate_rows(dir / "run");
+  REQUIRE(rows.size() == 150);
+  // Reused rows carry the same hash and accuracy as the row they reuse.
+  std::map<std::string, std::string> first_by_hash;
+  int reused = 0;
+  for (const auto& row : rows) {
+    std::vector<std::string> f;
+    std::stringstream in(row);
+    std::string part;
+    while (std::getline(in, part, '|')) f.push_back(part);
+    const std::string key = f[1];
+    if (f[5] != "NULL") {
+      ++reused;
+      CHECK(first_by_hash.count(key) == 1);
+      CHECK(first_by_hash[key] == f[3]);
+    } else {
+      CHECK(first_by_hash.count(key) == 0);  // never evaluated twice
+      first_by_hash[key] = f[3];
+    }
+  }
+  CHECK(reused > 0);
+  const auto top = run_cellforge("top " + (dir / "run").string() + " -n 3 --json");
+  REQUIRE(top.exit_code == 0);
+  const auto j = nlohmann::json::parse(top.out);
+  REQUIRE(j.size() == 3);
+  CHECK(j[0]["accuracy"].get<double>() >= j[1]["accuracy"].get<double>());
+  for (const char* key : {"id", "hash", "accuracy", "params", "genotype"}) CHECK(j[0].contains(key));
+  CHECK(j[0]["genotype"]["space"] == "nb201");
+}
