@@ -56,7 +56,7 @@ TEST_CASE("a malformed genotype file gets an error naming the field", "[cli]") {
                           {"inputs": ["prev", "b0"], "ops": ["sep_conv_3x3", "identity"], "combine": "add"}],
                "concat": "unused"},
     "reduction": {"blocks": [{"inputs": ["prev", "prev"], "ops": ["max_pool_3x3", "identity"], "combine": "add"},
-                             {"inputs": ["prev", "b0"], "ops": ["sep_conv_9x9", "identity"], "combine": "add"}],
+                             {"inputs": ["prev", "b0"], "ops": ["sep_conv_5x5", "identity"], "combine": "add"}],
                   "concat": "unused"}})";
   cf::test::write_file(dir / "bad.json", text);
   auto r = run_cellforge("stats --arch " + (dir / "bad.json").string());
@@ -92,4 +92,20 @@ TEST_CASE("draw writes DOT (and SVG when Graphviz is installed)", "[cli]") {
   } else {
     WARN("Graphviz dot not installed: SVG not checked");
   }
+}
+
+TEST_CASE("train: bad arguments and a missing dataset", "[cli][train]") {
+  for (const char* args : {"train", "train --arch nasnet_a --epochs -1", "train --arch nasnet_a --batch 0",
+                           "train --arch nasnet_a --lr 0", "train --arch nasnet_a --format png",
+                           "train --arch nasnet_a --drop-path 1.5"}) {
+    INFO(args);
+    const auto r = run_cellforge(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.find("usage: cellforge train") != std::string::npos);
+  }
+  cf::test::TempDir dir;
+  const auto r = run_cellforge("train --arch nasnet_a --data-dir " + (dir / "nothing").string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("nothing") != std::string::npos);
+  CHECK(cf::test::count_lines(r.out) == 1);
 }

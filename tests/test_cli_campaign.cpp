@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 #include <map>
 #include <sstream>
@@ -279,4 +280,21 @@ TEST_CASE("top lists the best candidates; duplicates reuse stored results", "[ca
   CHECK(j[0]["accuracy"].get<double>() >= j[1]["accuracy"].get<double>());
   for (const char* key : {"id", "hash", "accuracy", "params", "genotype"}) CHECK(j[0].contains(key));
   CHECK(j[0]["genotype"]["space"] == "nb201");
+}
+
+TEST_CASE("docs/config.md documents every config key", "[campaign][config]") {
+  const auto help = run_cellforge("search --help-config");
+  REQUIRE(help.exit_code == 0);
+  std::ifstream in(std::string(CF_SOURCE_DIR) + "/docs/config.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::stringstream lines(help.out);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| `", 0) != 0) continue;
+    ++rows;
+    INFO(line);
+    CHECK(doc.find(line) != std::string::npos);
+  }
+  CHECK(rows > 30);
 }
