@@ -8,7 +8,9 @@ PACKAGES=(
   build-essential cmake pkg-config ccache
   libdnnl-dev ocl-icd-opencl-dev
   libboost-program-options-dev libspdlog-dev catch2 nlohmann-json3-dev libsqlite3-dev zlib1g-dev
-  dataset-fashion-mnist graphviz
+  dataset-fashion-mnist graphviz libopenmpi-dev openmpi-bin
+  libonnx-dev libprotobuf-dev
+  python3-torch python3-onnx python3-opencv chromium  # export round trips and report tests
 )
 
 missing=()

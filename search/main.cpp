@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"status", cf::cli::run_status, "summarise a campaign (running or not)"},
     {"top", cf::cli::run_top, "list a campaign's best candidates"},
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
+    {"export", cf::cli::run_export, "genotype JSON, DOT/SVG, PyTorch and ONNX of found networks"},
     {"show", cf::cli::run_show, "print an architecture's genotype JSON (or canonical form)"},
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
     {"train", cf::cli::run_train, "train a stacked network on an image dataset"},

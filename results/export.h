@@ -1,0 +1,33 @@
+#pragma once
+// Exports of a stacked network that leave the toolkit: a self-contained PyTorch module and an
+// ONNX model. Both are generated from the same space/ layer graph the trainer compiles, so they
+// compute exactly the trained network (inference: BN with running statistics, drop path and
+// dropout as identity).
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "space/network.h"
+
+namespace cf {
+
+// Python source of a module class `class_name` (constructor without arguments) that builds
+// exactly `network`, plus `load_cellforge_weights(model, path)` reading a cellforge weights file.
+// Needs only torch.
+std::string pytorch_module_source(const Network& network, const std::string& class_name,
+                                  const std::string& description);
+
+// Every tensor of a trained network by cellforge name ("<layer>.weights", ".bias", ".scale",
+// ".shift", ".running_mean", ".running_var"), each in its plain layout.
+using TensorMap = std::map<std::string, std::vector<float>>;
+
+// Writes an ONNX model (opset 13) of the network for inference: input "images" (N x C x H x W,
+// dynamic batch), output "logits" (N x classes). Throws std::runtime_error naming the file.
+void write_onnx(const Network& network, const TensorMap& tensors, const std::string& model_name,
+                const std::filesystem::path& file);
+
+// Python-safe module key of a layer name ("cell0.b1.left" -> "cell0__b1__left").
+std::string module_key(const std::string& layer_name);
+
+}  // namespace cf

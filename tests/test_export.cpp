@@ -1,0 +1,121 @@
+// Exports checked by round trips: the PyTorch module (Debian's python3-torch) has cellforge's
+// parameter count and, with cellforge's weights, gives cellforge's logits; the ONNX model passes
+// onnx.checker and OpenCV's DNN module gives the same logits.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_helpers.h"
+#include "results/export.h"
+#include "trainer/executor.h"
+#include "trainer/optimizer.h"
+#include "trainer/weights.h"
+
+namespace {
+
+bool python_has(const char* modules) {
+  const std::string cmd = std::string("/usr/bin/python3 -c 'import ") + modules + "' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// Every op once per cell, a concat combine, explicit concat lists, the auxiliary head.
+cf::Genotype all_ops_genotype() {
+  cf::Genotype g;
+  g.name = "all_ops";
+  for (cf::Cell* cell : {&g.normal, &g.reduction}) {
+    for (int b = 0; b < 7; ++b) {
+      cf::Block block;
+      block.inputs = {b == 0 ? cf::kPrev : cf::block_state(b - 1), b % 2 ? cf::kPrevPrev : cf::kPrev};
+      const int k = cell == &g.normal ? 2 * b : (2 * b + 5) % 14;
+      block.ops = {cf::kOpTable[k].id, cf::kOpTable[k + 1 < 14 ? k + 1 : 0].id};
+      block.combine = b == 3 ? cf::Combine::concat : cf::Combine::add;
+      cell->blocks.push_back(block);
+    }
+  }
+  g.reduction.concat = std::vector<int>{cf::kPrevPrev, cf::block_state(6), cf::block_state(3)};
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
+  if (!python_has("torch, onnx, cv2, numpy")) {
+    WARN("skipped: /usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, python3-onnx, python3-opencv)");
+    return;
+  }
+  cf::NetworkSpec spec;
+  spec.cells_per_stack = 1;
+  spec.filters = 8;
+  spec.stem_multiplier = 2;
+  spec.input = {2, 12, 12};
+  spec.classes = 5;
+  spec.aux_head = true;
+  for (const auto& genotype : {all_ops_genotype(), *cf::builtin_genotype("nasnet_a")}) {
+    DYNAMIC_SECTION(genotype.name) {
+      const cf::Network net = cf::build_network(genotype, spec);
+      const int batch = 4;
+      cf::ExecutorOptions eo;
+      eo.batch = batch;
+      cf::Executor ex(net, eo);
+      cf::Rng rng(11);
+      ex.init_params(rng);
+      // A few training steps so weights and BN running statistics are not at their initial values.
+      cf::Sgd sgd(ex.params(), {});
+      std::vector<int32_t> labels(batch);
+      const size_t per = static_cast<size_t>(net.spec.input.numel());
+      for (int step = 0; step < 3; ++step) {
+        for (size_t k = 0; k < batch * per; ++k) ex.input()[k] = static_cast<float>(rng.uniform01() * 2 - 1);
+        for (auto& l : labels) l = rng.uniform_int(spec.classes);
+        ex.forward(true);
+        int correct;
+        ex.loss(labels.data(), 0, 0.4f, &correct);
+        ex.backward();
+        sgd.step(0.05f);
+      }
+      std::vector<float> images(batch * per);
+      for (auto& x : images) x = static_cast<float>(rng.uniform01() * 2 - 1);
+      std::copy(images.begin(), images.end(), ex.input());
+      ex.forward(false);
+      const std::vector<float> logits(ex.logits(), ex.logits() + batch * spec.classes);
+
+      cf::test::TempDir dir;
+      cf::save_weights(ex, dir / "w.bin");
+      std::ofstream(dir / "net.py") << cf::pytorch_module_source(net, "CellforgeNet", "test network");
+      cf::TensorMap tensors;
+      for (const auto& p : ex.params()) tensors[p.name] = ex.read_param(p);
+      for (const auto& s : ex.bn_stats()) {
+        tensors[s.name + ".running_mean"] = s.running_mean;
+        tensors[s.name + ".running_var"] = s.running_var;
+      }
+      cf::write_onnx(net, tensors, "test", dir / "net.onnx");
+      std::ofstream(dir / "images.bin", std::ios::binary)
+          .write(reinterpret_cast<const char*>(images.data()), static_cast<std::streamsize>(images.size() * 4));
+      std::ofstream(dir / "logits.bin", std::ios::binary)
+          .write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * 4));
+      const std::string cmd = "/usr/bin/python3 " + std::string(CF_SOURCE_DIR) + "/tests/export_roundtrip.py " +
+                              (dir / "net.py").string() + " " + (dir / "w.bin").string() + " " +
+                              (dir / "net.onnx").string() + " " + (dir / "images.bin").string() + " " +
+                              (dir / "logits.bin").string() + " " + std::to_string(batch) + "," +
+                              std::to_string(spec.input.c) + "," + std::to_string(spec.input.h) + "," +
+                              std::to_string(spec.input.w) + " 2>&1";
+      std::string output;
+      FILE* pipe = popen(cmd.c_str(), "r");
+      REQUIRE(pipe);
+      char buf[4096];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
+      const int status = pclose(pipe);
+      INFO(output);
+      REQUIRE(status == 0);
+      const auto j = nlohmann::json::parse(output.substr(output.rfind('{')));
+      CHECK(j["torch_params"].get<int64_t>() == net.params());
+      CHECK(j["torch_max_diff"].get<double>() <= 1e-4);
+      CHECK(j["onnx_checker"].get<bool>());
+      CHECK(j["onnx_opset"].get<int>() >= 13);
+      CHECK(j["opencv_max_diff"].get<double>() <= 1e-4);
+    }
+  }
+}
