@@ -1,5 +1,8 @@
 #include "results/draw.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -44,6 +47,24 @@ std::string genotype_dot(const Genotype& genotype) {
   draw_cell(dot, genotype.reduction, "reduction");
   dot += "}\n";
   return dot;
+}
+
+std::string dot_to_svg(const std::string& dot) {
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) return "";
+  char dot_file[] = "/tmp/cellforge-dot-XXXXXX";
+  const int fd = mkstemp(dot_file);
+  if (fd < 0) return "";
+  close(fd);
+  const std::string svg_file = std::string(dot_file) + ".svg";
+  std::ofstream(dot_file) << dot;
+  std::string svg;
+  if (std::system(("dot -Tsvg '" + std::string(dot_file) + "' -o '" + svg_file + "' 2>/dev/null").c_str()) == 0) {
+    std::ifstream in(svg_file);
+    svg.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::remove(dot_file);
+  std::remove(svg_file.c_str());
+  return svg;
 }
 
 std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& dot_path) {

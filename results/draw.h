@@ -10,6 +10,9 @@ namespace cf {
 // One DOT digraph with a cluster per cell (normal, reduction).
 std::string genotype_dot(const Genotype& genotype);
 
+// Renders DOT text to SVG with Graphviz's `dot`; empty when Graphviz is not installed.
+std::string dot_to_svg(const std::string& dot);
+
 // Writes the DOT file and, when Graphviz's `dot` is on the PATH, an SVG beside it (same name,
 // .svg extension). Returns the SVG path, or an empty path when no SVG was made.
 std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& dot_path);

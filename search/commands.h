@@ -24,6 +24,7 @@ int run_stats(const Args& args);
 int run_draw(const Args& args);
 int run_show(const Args& args);
 int run_export(const Args& args);
+int run_report(const Args& args);
 int run_train(const Args& args);
 int run_benchmark(const Args& args);
 int run_search(const Args& args);

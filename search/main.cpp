@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "search/commands.h"
+#include "search/mpi_session.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ constexpr Command kCommands[] = {
     {"status", cf::cli::run_status, "summarise a campaign (running or not)"},
     {"top", cf::cli::run_top, "list a campaign's best candidates"},
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
+    {"report", cf::cli::run_report, "self-contained HTML report of a campaign"},
     {"export", cf::cli::run_export, "genotype JSON, DOT/SVG, PyTorch and ONNX of found networks"},
     {"show", cf::cli::run_show, "print an architecture's genotype JSON (or canonical form)"},
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
   }
   if (name == "--version") return cf::cli::run_version({});
   if (name == "_evaluate") return cf::cli::run_evaluate_worker({});  // worker processes
+  // Under mpirun / srun, search and resume run as MPI ranks: rank 0 goes on to run the campaign,
+  // the other ranks only train its candidates.
+  cf::MpiSession mpi(name == "search" || name == "resume");
+  if (const auto worker_rank_exit_code = mpi.serve_unless_rank0()) return *worker_rank_exit_code;
   for (const auto& c : kCommands) {
     if (c.name != name) continue;
     const cf::cli::Args args(argv + 2, argv + argc);

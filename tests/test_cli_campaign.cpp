@@ -18,74 +18,17 @@
 
 #include "space/rng.h"
 
+#include "campaign_fixtures.h"
 #include "cli_helpers.h"
 
 using cf::test::run_cellforge;
 using cf::test::TempDir;
 using cf::test::write_file;
+using cf::test::candidate_rows;
+using cf::test::tiny_config;
+using cf::test::write_tiny_idx;
 
 namespace {
-
-void put_be32(std::string& s, uint32_t v) {
-  for (int k = 3; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
-}
-
-// A tiny learnable IDX dataset (8x8 images, label = brightest quadrant) in `dir`.
-void write_tiny_idx(const std::filesystem::path& dir, int count) {
-  std::filesystem::create_directories(dir);
-  cf::Rng rng(42);
-  for (const char* prefix : {"train", "t10k"}) {
-    std::string images, labels;
-    put_be32(images, 0x803);
-    put_be32(images, count);
-    put_be32(images, 8);
-    put_be32(images, 8);
-    put_be32(labels, 0x801);
-    put_be32(labels, count);
-    for (int n = 0; n < count; ++n) {
-      const int label = rng.uniform_int(4);
-      labels.push_back(static_cast<char>(label));
-      for (int h = 0; h < 8; ++h)
-        for (int w = 0; w < 8; ++w)
-          images.push_back(static_cast<char>(((h / 4) * 2 + w / 4 == label ? 150 : 40) + rng.uniform_int(90)));
-    }
-    write_file(dir / (std::string(prefix) + "-images-idx3-ubyte"), images);
-    write_file(dir / (std::string(prefix) + "-labels-idx1-ubyte"), labels);
-  }
-}
-
-std::string tiny_config(const std::filesystem::path& data, const std::filesystem::path& run,
-                        int candidates, int workers) {
-  return "[campaign]\nname = tiny\ndir = " + run.string() + "\nseed = 3\n"
-         "[space]\nblocks = 3\n"
-         "[controller]\nstrategy = evolution\npopulation = 4\nsample_size = 2\n"
-         "[proxy]\ndata_dir = " + data.string() + "\ntrain_images = 128\nvalid_images = 64\n"
-         "epochs = 1\nbatch = 16\ncells_per_stack = 1\nfilters = 4\nstem_multiplier = 1\nthreads = 2\n"
-         "[budget]\ncandidates = " + std::to_string(candidates) + "\nworkers = " + std::to_string(workers) + "\n";
-}
-
-// id|hash|status|accuracy|params|reused_from|observed of every candidate.
-std::vector<std::string> candidate_rows(const std::filesystem::path& run) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((run / "results.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db,
-                     "SELECT id, hash, status, printf('%.17g', accuracy), params, reused_from, observed, "
-                     "failure_reason FROM candidates ORDER BY id",
-                     -1, &st, nullptr);
-  std::vector<std::string> rows;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    std::string row;
-    for (int c = 0; c < 8; ++c) {
-      const auto* t = sqlite3_column_text(st, c);
-      row += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
-    }
-    rows.push_back(row);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return rows;
-}
 
 // Starts cellforge in the background; returns its pid.
 pid_t spawn_cellforge(const std::vector<std::string>& args) {

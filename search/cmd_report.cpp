@@ -1,0 +1,59 @@
+// cellforge report: one self-contained HTML page about a campaign.
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "results/draw.h"
+#include "results/report.h"
+#include "search/campaign.h"
+#include "search/cli_common.h"
+
+namespace cf::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+std::string nasnet_cell_svg(const std::string& genotype_json) {
+  try {
+    return dot_to_svg(genotype_dot(genotype_from_json(nlohmann::json::parse(genotype_json))));
+  } catch (const std::exception&) {
+    return "";  // not a NASNet genotype: the report shows the JSON instead
+  }
+}
+}  // namespace
+
+int run_report(const Args& args) {
+  const std::string usage_line = "cellforge report RUN_DIR -o report.html [--top K]";
+  std::string run_dir, output;
+  int top = 5;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "campaign run directory")(
+      "output,o", po::value(&output), "HTML file to write")("top", po::value(&top)->default_value(top),
+                                                            "candidates shown with their cell pictures");
+  po::positional_options_description positional;
+  positional.add("run-dir", 1);
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
+  const std::string usage = usage_text(usage_line, options);
+  if (run_dir.empty() || output.empty()) throw UsageError("RUN_DIR and -o FILE are required", usage);
+  if (top < 0) throw UsageError("--top must be >= 0", usage);
+  const CampaignConfig config = load_run_config(run_dir, {});
+  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
+  ReportInput input;
+  input.name = config.name;
+  input.space = config.space_type;
+  input.strategy = config.strategy;
+  input.budget_candidates = config.candidates;
+  input.candidates = store.candidates();
+  input.events = store.events();
+  input.top = top;
+  input.cell_svg = nasnet_cell_svg;
+  std::ofstream out(output, std::ios::trunc);
+  out << campaign_report_html(input);
+  if (!out) throw std::runtime_error(output + ": cannot write file");
+  std::printf("wrote %s (%zu candidates)\n", output.c_str(), input.candidates.size());
+  return 0;
+}
+
+}  // namespace cf::cli
