@@ -1,12 +1,18 @@
 // cellforge train: train a stacked network on an image dataset.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "search/cli_common.h"
+#include "results/store.h"
+#include "search/config.h"
+#include "trainer/checkpoint.h"
 #include "trainer/train.h"
 #include "trainer/weights.h"
 
@@ -55,7 +61,10 @@ int run_train(const Args& args) {
   TrainOptions opts;
   int train_images = 0, valid_images = 5000;
   double memory_limit_gib = 16;
-  bool test = false, no_augment = false, json = false, nesterov_off = false;
+  bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false;
+  std::string from, config_file, out_dir;
+  std::vector<std::string> sets;
+  int rank = 1;
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
       "arch", po::value(&arch), "built-in name (nasnet_a, amoebanet_a) or genotype JSON file");
@@ -85,11 +94,29 @@ int run_train(const Args& args) {
       ("memory-limit-gb", po::value(&memory_limit_gib)->default_value(memory_limit_gib), "refuse networks estimated above this")
       ("save", po::value(&save), "write the trained weights to FILE")
       ("load", po::value(&load), "start from the weights in FILE")
-      ("json", po::bool_switch(&json), "print the result as one JSON object");
+      ("json", po::bool_switch(&json), "print the result as one JSON object")
+      ("from", po::value(&from), "campaign run directory: train its --rank best cell (instead of --arch)")
+      ("rank", po::value(&rank)->default_value(rank), "which of the campaign's best cells (1 = best)")
+      ("config", po::value(&config_file), "training config file ([network] [data] [train]), e.g. configs/fashion-mnist-full.ini")
+      ("set", po::value(&sets)->composing(), "override a training-config key, e.g. --set train.epochs=5")
+      ("out", po::value(&out_dir), "directory for epoch checkpoints and the result (default with --from: RUN_DIR/transfer/rank<K>_<hash>)")
+      ("resume", po::bool_switch(&resume), "continue from the last epoch checkpoint in --out");
   po::variables_map vm;
   if (!parse_args(args, options, usage_line, vm)) return 0;
   const std::string usage = usage_text(usage_line, options);
-  if (arch.empty()) throw UsageError("--arch is required", usage);
+  if (arch.empty() == from.empty()) throw UsageError("give either --arch or --from RUN_DIR", usage);
+  if (rank < 1) throw UsageError("--rank must be at least 1", usage);
+  if (!config_file.empty()) {
+    // A training config owns the schedule; command-line training flags would silently disagree.
+    for (const char* flag : {"epochs", "batch", "lr", "min-lr", "warmup-epochs", "momentum", "weight-decay",
+                             "clip-norm", "label-smoothing", "drop-path", "dropout", "cutout", "train-images",
+                             "valid-images", "data-dir", "format", "cells-per-stack", "filters", "stem",
+                             "stem-multiplier"})
+      if (vm.count(flag) && !vm[flag].defaulted())
+        throw UsageError(std::string("--") + flag + " cannot be combined with --config; use --set", usage);
+  } else if (!sets.empty()) {
+    throw UsageError("--set needs --config", usage);
+  }
   if (opts.epochs < 0) throw UsageError("--epochs must be >= 0", usage);
   if (opts.batch < 1 || opts.batch > 65536) throw UsageError("--batch must be in [1, 65536]", usage);
   if (!(opts.lr > 0)) throw UsageError("--lr must be > 0", usage);
@@ -112,19 +139,65 @@ int run_train(const Args& args) {
   data_options.valid_images = valid_images;
   data_options.load_test = test;
   data_options.seed = opts.seed;
-  const DataSplits data = load_dataset(data_options);
+  NetworkSpec spec;
+  std::map<std::string, std::string> config_values;
+  if (!config_file.empty()) {
+    const TrainConfig tc = load_train_config(config_file, sets);
+    data_options = tc.data;
+    spec = tc.network;
+    const int threads = vm["threads"].defaulted() ? tc.train.threads : opts.threads;
+    opts = tc.train;
+    opts.threads = threads;
+    test = data_options.load_test;
+    config_values = tc.values;
+  }
 
-  stacking.input = std::to_string(data.train.shape.h) + "x" + std::to_string(data.train.shape.w) +
-                   "x" + std::to_string(data.train.shape.c);
-  stacking.classes = data.train.classes;
-  NetworkSpec spec = to_network_spec(stacking, usage);
-  spec.dropout = vm["dropout"].as<float>();
-  const Genotype genotype = resolve_genotype(arch);
+  // The architecture: a file or built-in, or the K-th best cell of a campaign.
+  Genotype genotype;
+  std::string arch_label = arch, hash;
+  if (!from.empty()) {
+    ResultsStore store(std::filesystem::path(from) / "results.sqlite");
+    std::vector<CandidateRecord> best;
+    for (auto& r : store.candidates())
+      if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) best.push_back(r);
+    std::stable_sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+    if (static_cast<int>(best.size()) < rank)
+      throw std::runtime_error(from + ": has " + std::to_string(best.size()) + " finished candidates, no rank " +
+                               std::to_string(rank));
+    const CandidateRecord& pick = best[rank - 1];
+    genotype = genotype_from_json(nlohmann::json::parse(pick.genotype));
+    hash = pick.hash;
+    genotype.name = "rank" + std::to_string(rank) + "_" + hash;
+    arch_label = from + " rank " + std::to_string(rank) + " (candidate " + std::to_string(pick.id) + ", proxy " +
+                 std::to_string(100 * *pick.accuracy).substr(0, 5) + "%)";
+    if (out_dir.empty()) out_dir = (std::filesystem::path(from) / "transfer" / genotype.name).string();
+  } else {
+    genotype = resolve_genotype(arch);
+    hash = canonical_hash(genotype);
+  }
+  if (resume && out_dir.empty()) throw UsageError("--resume needs --out (or --from)", usage);
+
+  const DataSplits data = load_dataset(data_options);
+  if (config_file.empty()) {
+    stacking.input = std::to_string(data.train.shape.h) + "x" + std::to_string(data.train.shape.w) + "x" +
+                     std::to_string(data.train.shape.c);
+    stacking.classes = data.train.classes;
+    spec = to_network_spec(stacking, usage);
+    spec.dropout = vm["dropout"].as<float>();
+  } else {
+    spec.input = data.train.shape;
+    spec.classes = data.train.classes;
+    try {
+      validate(spec);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(config_file + ": " + e.what());
+    }
+  }
   const Network network = build_network(genotype, spec);
   if (!json)
     std::printf("training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
                 "%d epochs, batch %d, %d threads\n",
-                genotype.name.empty() ? arch.c_str() : genotype.name.c_str(),
+                genotype.name.empty() ? arch_label.c_str() : genotype.name.c_str(),
                 network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6,
                 data.name.c_str(), data.train.count, data.valid.count, opts.epochs, opts.batch,
                 opts.threads);
@@ -134,24 +207,55 @@ int run_train(const Args& args) {
   eo.drop_path = opts.drop_path > 0.0f;
   const int64_t estimate = Executor::estimate_bytes(network, opts.batch);
   if (estimate > opts.memory_limit_bytes) {
-    std::fprintf(stderr, "cellforge train: error: estimated memory %lld MiB exceeds --memory-limit-gb\n",
+    std::fprintf(stderr, "cellforge train: error: estimated memory %lld MiB exceeds the memory limit\n",
                  static_cast<long long>(estimate >> 20));
     return 1;
   }
   Executor executor(network, eo);
   if (!load.empty()) load_weights(executor, load);
+  std::optional<TrainCheckpoint> checkpoint;
+  const std::filesystem::path out = out_dir;
+  if (!out_dir.empty()) {
+    std::filesystem::create_directories(out);
+    if (resume) {
+      checkpoint = load_checkpoint(out / "checkpoint", executor);
+      if (!checkpoint) throw std::runtime_error(out_dir + ": no checkpoint to resume from");
+      if (!json) std::printf("resuming after epoch %d\n", checkpoint->epochs_done);
+    } else if (std::filesystem::exists(out / "checkpoint" / "latest")) {
+      throw std::runtime_error(out_dir + " already holds a training run; use --resume to continue it");
+    }
+    std::ofstream(out / "genotype.json") << write_genotype(genotype);
+    if (!config_values.empty()) std::ofstream(out / "config.ini") << ini_text(config_values);
+  }
   Progress progress(opts.epochs);
   TrainCallbacks callbacks;
   if (!json) {
     callbacks.on_step = [&](int e, int s, int n, double loss, double acc) { progress.step(e, s, n, loss, acc); };
     callbacks.on_epoch = [&](const EpochStats& s) { progress.epoch(s); };
   }
+  if (!out_dir.empty())
+    callbacks.on_checkpoint = [&](const TrainCheckpoint& c) { save_checkpoint(out / "checkpoint", executor, c); };
   TrainResult result;
   if (opts.epochs > 0) {
-    result = train_network(network, data, opts, callbacks, &executor, load.empty());
+    result = train_network(network, data, opts, callbacks, &executor, load.empty(),
+                           checkpoint ? &*checkpoint : nullptr);
   } else {
     result.valid_accuracy = evaluate_accuracy(executor, data.valid, data.mean, data.stddev);
     if (test) result.test_accuracy = evaluate_accuracy(executor, data.test, data.mean, data.stddev);
+  }
+  if (!out_dir.empty() && result.status == TrainStatus::ok) {
+    save_weights(executor, out / "weights.bin");
+    nlohmann::json record = {{"arch", arch_label}, {"hash", hash}, {"params", network.params()},
+                             {"macs", network.macs()}, {"notation", network.notation()},
+                             {"valid_accuracy", result.valid_accuracy}, {"test_accuracy", result.test_accuracy},
+                             {"epochs", opts.epochs}, {"seconds", result.seconds}, {"finished_at", utc_now()}};
+    std::ofstream(out / "result.json") << record.dump(2) << "\n";
+    if (!from.empty()) {
+      ResultsStore store(std::filesystem::path(from) / "results.sqlite");
+      store.add_event("transfer", genotype.name + " trained in " + out_dir + ": test accuracy " +
+                                      std::to_string(100 * result.test_accuracy) + "%, " +
+                                      std::to_string(network.params()) + " params");
+    }
   }
   if (result.status == TrainStatus::ok && !save.empty()) save_weights(executor, save);
   if (json) {
@@ -176,7 +280,7 @@ int run_train(const Args& args) {
     if (result.status != TrainStatus::ok) {
       std::printf("training ended: %s (%s)\n", train_status_name(result.status), result.reason.c_str());
     } else {
-      std::printf("final validation accuracy %.2f%%\n", 100 * result.valid_accuracy);
+      if (result.valid_accuracy >= 0) std::printf("final validation accuracy %.2f%%\n", 100 * result.valid_accuracy);
       if (test) std::printf("test accuracy %.2f%%\n", 100 * result.test_accuracy);
       if (!save.empty()) std::printf("weights saved to %s\n", save.c_str());
     }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 #include "space/genotype.h"
@@ -70,11 +71,38 @@ constexpr KeyDef kKeys[] = {
     {"budget.workers", KeyType::integer, "1", 1, 1024, "", "candidates evaluated at once, each in its own worker process"},
 };
 
-const KeyDef* find_key(const std::string& key) {
-  for (const auto& k : kKeys)
-    if (key == k.key) return &k;
-  return nullptr;
-}
+
+// The training-config schema (transfer training, fidelity).
+constexpr KeyDef kTrainKeys[] = {
+    {"network.cells_per_stack", KeyType::integer, "6", 1, 64, "", "N: normal cells per stack"},
+    {"network.filters", KeyType::integer, "32", 4, 4096, "", "F: base filters"},
+    {"network.stem", KeyType::choice, "cifar", 0, 0, "cifar|imagenet", "stem"},
+    {"network.stem_multiplier", KeyType::real, "3", 0.01, 64, "", "stem channel multiplier"},
+    {"network.aux_head", KeyType::boolean, "false", 0, 0, "", "auxiliary head after the second reduction"},
+    {"network.dropout", KeyType::real, "0", 0, 0.99, "", "head dropout rate"},
+    {"data.data_dir", KeyType::text, "/usr/share/datasets/fashion-mnist", 0, 0, "", "dataset directory"},
+    {"data.format", KeyType::choice, "auto", 0, 0, "auto|idx|cifar10|cifar100", "dataset format"},
+    {"data.train_images", KeyType::integer, "0", 0, 1e8, "", "training images (0: all but the validation split)"},
+    {"data.valid_images", KeyType::integer, "0", 0, 1e8, "", "validation images held out of the training files"},
+    {"data.test", KeyType::boolean, "true", 0, 0, "", "report accuracy on the test files"},
+    {"train.epochs", KeyType::integer, "20", 1, 100000, "", "epochs"},
+    {"train.batch", KeyType::integer, "64", 1, 65536, "", "batch size"},
+    {"train.lr", KeyType::real, "0.05", 1e-9, 100, "", "base learning rate (cosine schedule)"},
+    {"train.min_lr", KeyType::real, "0", 0, 100, "", "final learning rate"},
+    {"train.warmup_epochs", KeyType::real, "0", 0, 1000, "", "linear warm-up epochs"},
+    {"train.momentum", KeyType::real, "0.9", 0, 0.999, "", "SGD momentum"},
+    {"train.nesterov", KeyType::boolean, "true", 0, 0, "", "Nesterov momentum"},
+    {"train.weight_decay", KeyType::real, "0.0003", 0, 1, "", "L2 weight decay"},
+    {"train.clip_norm", KeyType::real, "5", 0, 1e6, "", "gradient-norm clip (0: off)"},
+    {"train.label_smoothing", KeyType::real, "0", 0, 0.99, "", "label smoothing"},
+    {"train.drop_path", KeyType::real, "0", 0, 0.99, "", "ScheduledDropPath final probability"},
+    {"train.cutout", KeyType::integer, "0", 0, 1024, "", "cutout square side (0: off)"},
+    {"train.augment", KeyType::boolean, "true", 0, 0, "", "random crop and flip"},
+    {"train.aux_weight", KeyType::real, "0.4", 0, 10, "", "auxiliary head loss weight"},
+    {"train.threads", KeyType::integer, "2", 1, 1024, "", "CPU threads"},
+    {"train.seed", KeyType::unsigned64, "0", 0, kBig, "", "seed"},
+    {"train.memory_limit_gb", KeyType::real, "16", 0.01, 1e6, "", "refuse networks estimated above this"},
+};
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -163,54 +191,61 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
   return v;
 }
 
-}  // namespace
-
-CampaignConfig load_config(const std::filesystem::path& file,
-                           const std::vector<std::string>& overrides) {
+// Reads an INI file against a schema (with Boost.Program_options), applies overrides and returns
+// every key's value; line_of receives the line of each key set in the file.
+std::map<std::string, std::string> read_ini(const std::filesystem::path& file, std::span<const KeyDef> keys,
+                                            const std::vector<std::string>& overrides,
+                                            std::map<std::string, int>& line_of) {
   const std::string fname = file.string();
   std::ifstream in(file);
   if (!in) throw ConfigError(fname + ": cannot open config file");
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
+  auto find = [&](const std::string& key) -> const KeyDef* {
+    for (const auto& k : keys)
+      if (key == k.key) return &k;
+    return nullptr;
+  };
+  std::vector<std::string> sections;
+  for (const auto& k : keys) {
+    const std::string sec = std::string(k.key).substr(0, std::string(k.key).find('.'));
+    if (std::find(sections.begin(), sections.end(), sec) == sections.end()) sections.push_back(sec);
+  }
+  std::string section_list;
+  for (const auto& sec : sections) section_list += (section_list.empty() ? "" : ", ") + sec;
 
   // Pass 1: line numbers of keys, and lines Boost would reject without saying where.
-  std::map<std::string, int> line_of;
   {
     std::istringstream lines(text);
     std::string line, section;
     int number = 0;
     while (std::getline(lines, line)) {
       ++number;
+      const std::string at = fname + ":" + std::to_string(number) + ": ";
       const std::string t = trim(line);
       if (t.empty() || t[0] == '#' || t[0] == ';') continue;
       if (t[0] == '[') {
-        if (t.back() != ']') throw ConfigError(fname + ":" + std::to_string(number) + ": malformed section header '" + t + "'");
+        if (t.back() != ']') throw ConfigError(at + "malformed section header '" + t + "'");
         section = trim(t.substr(1, t.size() - 2));
-        static const char* kSections[] = {"campaign", "space", "controller", "proxy", "budget"};
-        if (std::find(std::begin(kSections), std::end(kSections), section) == std::end(kSections))
-          throw ConfigError(fname + ":" + std::to_string(number) + ": unknown section [" + section +
-                            "] (sections: campaign, space, controller, proxy, budget)");
+        if (std::find(sections.begin(), sections.end(), section) == sections.end())
+          throw ConfigError(at + "unknown section [" + section + "] (sections: " + section_list + ")");
         continue;
       }
       const auto eq = t.find('=');
-      if (eq == std::string::npos)
-        throw ConfigError(fname + ":" + std::to_string(number) + ": expected 'key = value', got '" + t + "'");
+      if (eq == std::string::npos) throw ConfigError(at + "expected 'key = value', got '" + t + "'");
       const std::string key = (section.empty() ? "" : section + ".") + trim(t.substr(0, eq));
-      if (section.empty())
-        throw ConfigError(fname + ":" + std::to_string(number) + ": " + key + ": key outside any [section]");
-      if (!find_key(key))
-        throw ConfigError(fname + ":" + std::to_string(number) + ": " + key + ": unknown key");
+      if (section.empty()) throw ConfigError(at + key + ": key outside any [section]");
+      if (!find(key)) throw ConfigError(at + key + ": unknown key");
       if (line_of.count(key))
-        throw ConfigError(fname + ":" + std::to_string(number) + ": " + key + ": set twice (first on line " +
-                          std::to_string(line_of[key]) + ")");
+        throw ConfigError(at + key + ": set twice (first on line " + std::to_string(line_of[key]) + ")");
       line_of[key] = number;
     }
   }
 
   // Pass 2: the values, through Boost.Program_options.
   po::options_description desc;
-  for (const auto& k : kKeys) desc.add_options()(k.key, po::value<std::string>());
+  for (const auto& k : keys) desc.add_options()(k.key, po::value<std::string>());
   po::variables_map vm;
   try {
     std::istringstream stream(text);
@@ -218,25 +253,32 @@ CampaignConfig load_config(const std::filesystem::path& file,
   } catch (const po::error& e) {
     throw ConfigError(fname + ": " + e.what());
   }
-
-  CampaignConfig config;
-  for (const auto& k : kKeys) {
+  std::map<std::string, std::string> values;
+  for (const auto& k : keys) {
     std::string value = k.default_value;
-    if (vm.count(k.key)) {
-      const std::string where = fname + ":" + std::to_string(line_of[k.key]);
-      value = check_value(k, vm[k.key].as<std::string>(), where);
-    }
-    config.values[k.key] = value;
+    if (vm.count(k.key)) value = check_value(k, vm[k.key].as<std::string>(), fname + ":" + std::to_string(line_of[k.key]));
+    values[k.key] = value;
   }
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
     const std::string where = "--set " + o;
     if (eq == std::string::npos) throw ConfigError(where + ": expected section.key=value");
     const std::string key = trim(o.substr(0, eq));
-    const KeyDef* def = find_key(key);
+    const KeyDef* def = find(key);
     if (!def) throw ConfigError(where + ": " + key + ": unknown key");
-    config.values[key] = check_value(*def, o.substr(eq + 1), where);
+    values[key] = check_value(*def, o.substr(eq + 1), where);
   }
+  return values;
+}
+
+}  // namespace
+
+CampaignConfig load_config(const std::filesystem::path& file,
+                           const std::vector<std::string>& overrides) {
+  const std::string fname = file.string();
+  std::map<std::string, int> line_of;
+  CampaignConfig config;
+  config.values = read_ini(file, kKeys, overrides, line_of);
   auto& v = config.values;
   if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
   if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
@@ -323,9 +365,10 @@ std::string CampaignConfig::identity_hash() const {
   return hash_hex(text);
 }
 
-std::string config_reference_markdown() {
+namespace {
+std::string reference_markdown(std::span<const KeyDef> keys) {
   std::string out = "| key | default | valid values | meaning |\n|---|---|---|---|\n";
-  for (const auto& k : kKeys) {
+  for (const auto& k : keys) {
     std::ostringstream range;
     switch (k.type) {
       case KeyType::integer:
@@ -345,6 +388,63 @@ std::string config_reference_markdown() {
     out += std::string("| `") + k.key + "` | `" + k.default_value + "` | " + range.str() + " | " + k.doc + " |\n";
   }
   return out;
+}
+
+}  // namespace
+
+std::string config_reference_markdown() { return reference_markdown(kKeys); }
+std::string train_config_reference_markdown() { return reference_markdown(kTrainKeys); }
+
+std::string ini_text(const std::map<std::string, std::string>& values) {
+  std::string out, section;
+  for (const auto& [key, value] : values) {
+    const std::string s = key.substr(0, key.find('.'));
+    if (s != section) {
+      out += (out.empty() ? "" : "\n") + std::string("[") + s + "]\n";
+      section = s;
+    }
+    out += key.substr(key.find('.') + 1) + " = " + value + "\n";
+  }
+  return out;
+}
+
+TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  std::map<std::string, int> line_of;
+  TrainConfig c;
+  c.values = read_ini(file, kTrainKeys, overrides, line_of);
+  auto& v = c.values;
+  c.network.cells_per_stack = std::stoi(v["network.cells_per_stack"]);
+  c.network.filters = std::stoi(v["network.filters"]);
+  c.network.stem = v["network.stem"] == "imagenet" ? Stem::imagenet : Stem::cifar;
+  c.network.stem_multiplier = std::stod(v["network.stem_multiplier"]);
+  c.network.aux_head = v["network.aux_head"] == "true";
+  c.network.dropout = std::stof(v["network.dropout"]);
+  c.data.dir = v["data.data_dir"];
+  c.data.format = *parse_dataset_format(v["data.format"]);
+  c.data.train_images = std::stoi(v["data.train_images"]);
+  c.data.valid_images = std::stoi(v["data.valid_images"]);
+  c.data.load_test = v["data.test"] == "true";
+  auto& t = c.train;
+  t.epochs = std::stoi(v["train.epochs"]);
+  t.batch = std::stoi(v["train.batch"]);
+  t.lr = std::stof(v["train.lr"]);
+  t.min_lr = std::stof(v["train.min_lr"]);
+  t.warmup_epochs = std::stof(v["train.warmup_epochs"]);
+  t.sgd.momentum = std::stof(v["train.momentum"]);
+  t.sgd.nesterov = v["train.nesterov"] == "true";
+  t.sgd.weight_decay = std::stof(v["train.weight_decay"]);
+  t.sgd.clip_norm = std::stof(v["train.clip_norm"]);
+  t.label_smoothing = std::stof(v["train.label_smoothing"]);
+  t.drop_path = std::stof(v["train.drop_path"]);
+  t.cutout = std::stoi(v["train.cutout"]);
+  t.augment = v["train.augment"] == "true";
+  t.aux_weight = std::stof(v["train.aux_weight"]);
+  t.threads = std::stoi(v["train.threads"]);
+  t.seed = std::stoull(v["train.seed"]);
+  t.memory_limit_bytes = static_cast<int64_t>(std::stod(v["train.memory_limit_gb"]) * (int64_t{1} << 30));
+  t.evaluate_test = c.data.load_test;
+  c.data.seed = t.seed;
+  return c;
 }
 
 }  // namespace cf

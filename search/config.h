@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "space/network.h"
+#include "trainer/data.h"
+#include "trainer/train.h"
+
 namespace cf {
 
 class ConfigError : public std::runtime_error {
@@ -65,5 +69,17 @@ CampaignConfig load_config(const std::filesystem::path& file,
 
 // Documentation of every key (for --help-config and docs/config.md), as Markdown.
 std::string config_reference_markdown();
+
+// Training configs (transfer training, proxy fidelity): sections [network] [data] [train].
+struct TrainConfig {
+  NetworkSpec network;  // input and classes come from the dataset
+  DataOptions data;
+  TrainOptions train;
+  std::map<std::string, std::string> values;  // every key with its value
+};
+TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+std::string train_config_reference_markdown();
+// INI text of "section.key" -> value pairs (sections in key order).
+std::string ini_text(const std::map<std::string, std::string>& values);
 
 }  // namespace cf

@@ -43,7 +43,7 @@ double evaluate_accuracy(Executor& executor, const ImageSet& set, const std::vec
 
 TrainResult train_network(const Network& network, const DataSplits& data,
                           const TrainOptions& options, const TrainCallbacks& callbacks,
-                          Executor* executor, bool init_weights) {
+                          Executor* executor, bool init_weights, const TrainCheckpoint* resume) {
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
   TrainResult result;
@@ -77,7 +77,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   Rng root(options.seed);
   Rng init_rng = root.split(), order_rng = root.split(), augment_rng = root.split(),
       drop_rng = root.split();
-  if (init_weights) ex.init_params(init_rng);
+  if (init_weights && !resume) ex.init_params(init_rng);
   Sgd sgd(ex.params(), options.sgd);
   const int steps_per_epoch = train.count / batch;  // the remainder waits for the next epoch
   const int64_t total_steps = int64_t{steps_per_epoch} * options.epochs;
@@ -92,7 +92,32 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   std::iota(order.begin(), order.end(), 0);
   std::vector<int32_t> labels(batch);
   int64_t step = 0;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  int first_epoch = 1;
+  if (resume) {
+    if (resume->order.size() != order.size() || resume->velocity.size() != sgd.velocity().size()) {
+      result.status = TrainStatus::failed;
+      result.reason = "the checkpoint does not match this network and dataset";
+      return result;
+    }
+    for (size_t k = 0; k < resume->velocity.size(); ++k) {
+      if (resume->velocity[k].size() != sgd.velocity()[k].size()) {
+        result.status = TrainStatus::failed;
+        result.reason = "the checkpoint's optimiser state does not match this network";
+        return result;
+      }
+      sgd.velocity()[k] = resume->velocity[k];
+    }
+    order = resume->order;
+    order_rng.set_state(resume->order_rng);
+    augment_rng.set_state(resume->augment_rng);
+    drop_rng.set_state(resume->drop_rng);
+    step = resume->step;
+    first_epoch = resume->epochs_done + 1;
+    result.epochs = resume->epochs;
+    result.losses = resume->losses;
+    if (!result.epochs.empty()) result.valid_accuracy = result.epochs.back().valid_accuracy;
+  }
+  for (int epoch = first_epoch; epoch <= options.epochs; ++epoch) {
     const auto t_epoch = clock::now();
     for (int k = train.count - 1; k > 0; --k) std::swap(order[k], order[order_rng.uniform_int(k + 1)]);
     double loss_sum = 0;
@@ -142,6 +167,19 @@ TrainResult train_network(const Network& network, const DataSplits& data,
     }
     result.epochs.push_back(stats);
     if (callbacks.on_epoch) callbacks.on_epoch(stats);
+    if (callbacks.on_checkpoint) {
+      TrainCheckpoint c;
+      c.epochs_done = epoch;
+      c.step = step;
+      c.order_rng = order_rng.state();
+      c.augment_rng = augment_rng.state();
+      c.drop_rng = drop_rng.state();
+      c.order = order;
+      c.velocity = sgd.velocity();
+      c.epochs = result.epochs;
+      c.losses = result.losses;
+      callbacks.on_checkpoint(c);
+    }
   }
   if (options.evaluate_test && data.test.count > 0)
     result.test_accuracy = evaluate_accuracy(ex, data.test, data.mean, data.stddev);

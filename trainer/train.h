@@ -2,6 +2,7 @@
 // The training loop: a network from space/, data from trainer/data.h, options as a typed struct
 // (trainer/ never reads config files). Failures are results: a diverged loss or a network over
 // the memory limit ends training with a status and a reason instead of an exception.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -55,17 +56,33 @@ struct TrainResult {
   int64_t estimated_bytes = 0;
 };
 
+// Everything needed to continue training exactly where an epoch ended (weights and BN statistics
+// live in the executor and are saved beside it; see trainer/checkpoint.h).
+struct TrainCheckpoint {
+  int epochs_done = 0;
+  int64_t step = 0;
+  std::array<uint64_t, 4> order_rng{}, augment_rng{}, drop_rng{};
+  std::vector<int> order;                     // the running permutation of training images
+  std::vector<std::vector<float>> velocity;   // SGD momentum, parameter order
+  std::vector<EpochStats> epochs;
+  std::vector<float> losses;
+};
+
 struct TrainCallbacks {
   std::function<void(int epoch, int step, int steps_per_epoch, double loss, double accuracy)> on_step;
   std::function<void(const EpochStats&)> on_epoch;
   std::function<bool()> should_stop;  // polled every step; true ends training (status failed)
+  std::function<void(const TrainCheckpoint&)> on_checkpoint;  // after every epoch
 };
 
 // Trains `network` from scratch (or from the weights already in `executor`, when given).
 // The executor is created inside when null; pass one to keep the trained weights.
+// With `resume`, training continues after resume->epochs_done epochs; the executor must already
+// hold the weights saved with that checkpoint.
 TrainResult train_network(const Network& network, const DataSplits& data,
                           const TrainOptions& options, const TrainCallbacks& callbacks = {},
-                          Executor* executor = nullptr, bool init_weights = true);
+                          Executor* executor = nullptr, bool init_weights = true,
+                          const TrainCheckpoint* resume = nullptr);
 
 // Top-1 accuracy (0..1) of the executor's network on a whole image set, in inference mode.
 double evaluate_accuracy(Executor& executor, const ImageSet& set, const std::vector<float>& mean,

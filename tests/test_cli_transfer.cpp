@@ -1,0 +1,75 @@
+// Transfer training from a campaign with a training config: per-epoch checkpoints, an interrupted
+// run resumed to exactly the weights of an uninterrupted one, the result recorded in the run.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "campaign_fixtures.h"
+#include "cli_helpers.h"
+
+using cf::test::run_cellforge;
+
+namespace {
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[transfer]") {
+  cf::test::TempDir dir;
+  cf::test::write_tiny_idx(dir / "data", 256);
+  cf::test::write_file(dir / "c.ini", cf::test::tiny_config(dir / "data", dir / "run", 4, 2));
+  REQUIRE(run_cellforge("search " + (dir / "c.ini").string()).exit_code == 0);
+  cf::test::write_file(dir / "train.ini",
+                       "[network]\ncells_per_stack = 1\nfilters = 4\nstem_multiplier = 1\naux_head = true\n"
+                       "[data]\ndata_dir = " + (dir / "data").string() + "\ntrain_images = 192\nvalid_images = 64\ntest = true\n"
+                       "[train]\nepochs = 6\nbatch = 16\nlr = 0.05\ndrop_path = 0.1\ncutout = 2\nthreads = 1\n");
+  const std::string base = "train --from " + (dir / "run").string() + " --rank 1 --config " + (dir / "train.ini").string();
+  const auto full = run_cellforge(base + " --out " + (dir / "a").string());
+  INFO(full.out);
+  REQUIRE(full.exit_code == 0);
+  const auto result = nlohmann::json::parse(read_all(dir / "a" / "result.json"));
+  CHECK(result["test_accuracy"].get<double>() > 0.25);  // chance is 0.25
+  CHECK(result["params"].get<int64_t>() > 0);
+  const auto status = run_cellforge("status " + (dir / "run").string());
+  CHECK(status.out.find("transfer: rank1_") != std::string::npos);
+
+  // Interrupt a second run after its first checkpoint, then resume it.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    const std::string cmd = std::string(CF_BINARY) + " " + base + " --out " + (dir / "b").string();
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(dir / "b" / "checkpoint" / "latest") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  REQUIRE(std::filesystem::exists(dir / "b" / "checkpoint" / "latest"));
+  CHECK_FALSE(std::filesystem::exists(dir / "b" / "result.json"));
+  const auto again = run_cellforge(base + " --out " + (dir / "b").string());
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find("--resume") != std::string::npos);
+  const auto resumed = run_cellforge(base + " --out " + (dir / "b").string() + " --resume");
+  INFO(resumed.out);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.out.find("resuming after epoch") != std::string::npos);
+  CHECK(read_all(dir / "b" / "weights.bin") == read_all(dir / "a" / "weights.bin"));
+  const auto result_b = nlohmann::json::parse(read_all(dir / "b" / "result.json"));
+  CHECK(result_b["test_accuracy"] == result["test_accuracy"]);
+}
