@@ -23,6 +23,7 @@
 #include "controller/controller.h"
 #include "results/store.h"
 #include "search/evaluator.h"
+#include "search/mpi_session.h"
 #include "space/nb201.h"
 #include "space/network.h"
 
@@ -159,9 +160,20 @@ int run_campaign(const CampaignConfig& config, const CampaignRunOptions& options
   std::map<int64_t, CandidateRecord> records;
   for (auto& r : store.candidates()) records[r.id] = r;
 
-  std::unique_ptr<Evaluator> evaluator =
-      config.space_type == "nb201" ? make_table_evaluator(config)
-                                   : make_process_evaluator(config, dir / "workers.log");
+  std::unique_ptr<Evaluator> evaluator;
+  if (config.space_type == "nb201") {
+    evaluator = make_table_evaluator(config);
+    if (mpi_worker_ranks() > 0)
+      log->warn("MPI: the NAS-Bench-201 table is looked up on rank 0; the other {} rank(s) stay idle",
+                mpi_worker_ranks());
+  } else if (mpi_worker_ranks() > 0) {
+    // The worker ranks are the workers (budget.workers was set to their number).
+    evaluator = make_mpi_evaluator(config, dir / "workers.log");
+    log->info("MPI: {} worker rank(s) train the candidates, {} thread(s) each", mpi_worker_ranks(),
+              std::max(1, config.threads / std::max(1, config.workers)));
+  } else {
+    evaluator = make_process_evaluator(config, dir / "workers.log");
+  }
 
   g_stop_signal = 0;
   struct sigaction sa {};

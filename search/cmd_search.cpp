@@ -10,10 +10,32 @@
 #include "search/campaign.h"
 #include "search/cli_common.h"
 #include "search/evaluator.h"
+#include "search/mpi_session.h"
 
 namespace cf::cli {
 
 namespace po = boost::program_options;
+
+namespace {
+
+// Under `mpirun -np K` the K-1 worker ranks are the workers: the campaign keeps K-1 candidates in
+// flight and splits proxy.threads K-1 ways, exactly as K-1 local workers would, so it produces the
+// same results, and the frozen config says so (a later resume without MPI continues alike).
+// [budget] keys are not part of the config identity, so this never blocks a resume.
+void use_mpi_worker_ranks(CampaignConfig& config, const char* command) {
+  const int ranks = mpi_worker_ranks();
+  if (ranks == 0 || config.space_type == "nb201" || config.workers == ranks) return;
+  std::fprintf(stderr, "cellforge %s: budget.workers = %d replaced by %d, the number of MPI worker ranks\n", command,
+               config.workers, ranks);
+  config.workers = ranks;
+  config.values["budget.workers"] = std::to_string(ranks);
+}
+
+// A live progress line on a terminal. Not under MPI: mpirun gives rank 0 a pseudo-terminal even
+// when its own output goes to a file (a batch job's log), which would fill with escape codes.
+bool shows_live_progress() { return isatty(fileno(stdout)) && mpi_worker_ranks() == 0; }
+
+}  // namespace
 
 int run_search(const Args& args) {
   const std::string usage_line = "cellforge search CONFIG [--set section.key=value ...] [--help-config]";
@@ -35,9 +57,10 @@ int run_search(const Args& args) {
     return 0;
   }
   if (config_file.empty()) throw UsageError("CONFIG is required", usage_text(usage_line, options));
-  const CampaignConfig config = load_config(config_file, overrides);
+  CampaignConfig config = load_config(config_file, overrides);
+  use_mpi_worker_ranks(config, "search");
   CampaignRunOptions run;
-  run.tty = isatty(fileno(stdout));
+  run.tty = shows_live_progress();
   return run_campaign(config, run);
 }
 
@@ -59,10 +82,11 @@ int run_resume(const Args& args) {
   CampaignConfig config = load_run_config(run_dir, overrides);
   config.dir = run_dir;  // the directory may have moved since
   config.values["campaign.dir"] = run_dir;
+  use_mpi_worker_ranks(config, "resume");
   CampaignRunOptions run;
   run.resume = true;
   run.force = force;
-  run.tty = isatty(fileno(stdout));
+  run.tty = shows_live_progress();
   return run_campaign(config, run);
 }
 

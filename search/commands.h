@@ -25,6 +25,7 @@ int run_draw(const Args& args);
 int run_show(const Args& args);
 int run_export(const Args& args);
 int run_report(const Args& args);
+int run_fidelity(const Args& args);
 int run_train(const Args& args);
 int run_benchmark(const Args& args);
 int run_search(const Args& args);

@@ -37,145 +37,53 @@ class ProcessEvaluator final : public Evaluator {
       : config_(config), worker_log_(std::move(worker_log)) {
     threads_ = std::max(1, config.threads / std::max(1, config.workers));
   }
-  ~ProcessEvaluator() override { cancel_all(); }
 
   int capacity() const override { return config_.workers; }
-  int in_flight() const override { return static_cast<int>(workers_.size()); }
+  int in_flight() const override { return static_cast<int>(processes_.size()); }
 
   void submit(const Job& job) override {
-    int to_child[2], from_child[2];
-    if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0)
-      throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(errno));
     const int log_fd = open(worker_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("cannot start a worker: ") + std::strerror(errno));
-    if (pid == 0) {
-      dup2(to_child[0], 0);
-      dup2(from_child[1], 1);
-      if (log_fd >= 0) dup2(log_fd, 2);
-      setpgid(0, 0);  // a Ctrl-C in the terminal goes to the campaign, which stops its workers
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // and a killed campaign takes its workers with it
-      if (getppid() != parent) _exit(1);  // the campaign died before prctl took effect
-      execl("/proc/self/exe", "cellforge", "_evaluate", static_cast<char*>(nullptr));
-      _exit(127);
+    std::unique_ptr<EvaluateProcess> process;
+    try {
+      process = std::make_unique<EvaluateProcess>(job.id, job_to_json(job, config_, threads_).dump(), log_fd);
+    } catch (...) {
+      if (log_fd >= 0) close(log_fd);
+      throw;
     }
-    close(to_child[0]);
-    close(from_child[1]);
     if (log_fd >= 0) close(log_fd);
-    const std::string line = job_to_json(job, config_, threads_).dump() + "\n";
-    // The job is small (well under a pipe buffer), so this write cannot block.
-    const ssize_t written = write(to_child[1], line.data(), line.size());
-    close(to_child[1]);
-    Worker w;
-    w.pid = pid;
-    w.fd = from_child[0];
-    w.job_id = job.id;
-    if (written != static_cast<ssize_t>(line.size())) w.write_failed = true;
-    workers_.push_back(std::move(w));
+    processes_.push_back(std::move(process));
   }
 
   std::vector<JobResult> wait(double timeout_seconds) override {
     std::vector<JobResult> done;
-    if (workers_.empty()) return done;
+    if (processes_.empty()) return done;
     std::vector<pollfd> fds;
-    for (const auto& w : workers_) fds.push_back({w.fd, POLLIN, 0});
+    for (const auto& p : processes_) fds.push_back({p->output_fd(), POLLIN, 0});
     const int rc = poll(fds.data(), fds.size(), static_cast<int>(timeout_seconds * 1000));
     if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     for (size_t k = 0; k < fds.size(); ++k) {
       if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      Worker& w = workers_[k];
-      char buf[65536];
-      const ssize_t n = read(w.fd, buf, sizeof buf);
-      if (n > 0) {
-        w.buffer.append(buf, static_cast<size_t>(n));
-        size_t nl;
-        while ((nl = w.buffer.find('\n')) != std::string::npos) {
-          handle_line(w, w.buffer.substr(0, nl));
-          w.buffer.erase(0, nl + 1);
-        }
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      // End of output: the worker is done or dead.
-      close(w.fd);
-      w.fd = -1;
-      int status = 0;
-      waitpid(w.pid, &status, 0);
-      JobResult r;
-      if (w.result && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        r = *w.result;
-      } else {
-        r.ok = false;
-        r.status = "crashed";
-        r.reason = describe_exit(status);
-      }
-      r.id = w.job_id;
-      done.push_back(std::move(r));
+      if (processes_[k]->read_output()) done.push_back(processes_[k]->result());
     }
-    std::erase_if(workers_, [](const Worker& w) { return w.fd < 0; });
+    std::erase_if(processes_, [](const auto& p) { return p->ended(); });
     return done;
   }
 
   std::optional<JobProgress> progress() const override {
-    const Worker* first = nullptr;
-    for (const auto& w : workers_)
-      if (w.progress && (!first || w.job_id < first->job_id)) first = &w;
+    const EvaluateProcess* first = nullptr;
+    for (const auto& p : processes_)
+      if (p->progress() && (!first || p->job_id() < first->job_id())) first = p.get();
     if (!first) return std::nullopt;
-    return first->progress;
+    return first->progress();
   }
 
-  void cancel_all() override {
-    for (auto& w : workers_) {
-      kill(w.pid, SIGKILL);
-      int status;
-      waitpid(w.pid, &status, 0);
-      if (w.fd >= 0) close(w.fd);
-    }
-    workers_.clear();
-  }
+  void cancel_all() override { processes_.clear(); }  // each destructor kills its process
 
  private:
-  struct Worker {
-    pid_t pid = -1;
-    int fd = -1;
-    int64_t job_id = 0;
-    bool write_failed = false;
-    std::string buffer;
-    std::optional<JobProgress> progress;
-    std::optional<JobResult> result;
-  };
-
-  void handle_line(Worker& w, const std::string& line) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
-      return;  // not a protocol line
-    }
-    if (j.contains("progress")) {
-      const auto& p = j["progress"];
-      w.progress = JobProgress{w.job_id, p.value("epoch", 0), p.value("epochs", 0),
-                               p.value("step", 0), p.value("steps", 0), p.value("loss", 0.0)};
-    } else if (j.contains("result")) {
-      const auto& r = j["result"];
-      JobResult res;
-      res.ok = r.value("ok", false);
-      res.accuracy = r.value("accuracy", 0.0);
-      res.status = r.value("status", std::string("failed"));
-      res.reason = r.value("reason", std::string());
-      res.params = r.value("params", int64_t{0});
-      res.macs = r.value("macs", int64_t{0});
-      res.seconds = r.value("seconds", 0.0);
-      res.metrics = r.value("metrics", nlohmann::json::object());
-      w.result = res;
-    }
-  }
-
   const CampaignConfig& config_;
   std::filesystem::path worker_log_;
   int threads_ = 1;
-  std::vector<Worker> workers_;
+  std::vector<std::unique_ptr<EvaluateProcess>> processes_;
 };
 
 class TableEvaluator final : public Evaluator {
@@ -220,6 +128,129 @@ std::unique_ptr<Evaluator> make_process_evaluator(const CampaignConfig& config,
 
 std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config) {
   return std::make_unique<TableEvaluator>(config);
+}
+
+EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd) : job_id_(job_id) {
+  int to_child[2], from_child[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(errno));
+  if (pipe2(from_child, O_CLOEXEC) != 0) {
+    const int error = errno;
+    close(to_child[0]);
+    close(to_child[1]);
+    throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(error));
+  }
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) {
+    const int error = errno;
+    for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
+    throw std::runtime_error(std::string("cannot start a worker: ") + std::strerror(error));
+  }
+  if (pid_ == 0) {
+    dup2(to_child[0], 0);
+    dup2(from_child[1], 1);
+    if (log_fd >= 0) dup2(log_fd, 2);
+    // Nothing else of the parent's (the results database, MPI's sockets) belongs in a worker.
+    close_range(3, ~0U, 0);
+    // Ignored signals stay ignored across exec (MPI worker ranks ignore these): a worker takes the defaults.
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &default_action, nullptr);
+    sigaction(SIGTERM, &default_action, nullptr);
+    setpgid(0, 0);  // a Ctrl-C in the terminal goes to the campaign, which stops its workers
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // and a killed campaign takes its workers with it
+    if (getppid() != parent) _exit(1);  // the campaign died before prctl took effect
+    execl("/proc/self/exe", "cellforge", "_evaluate", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  fd_ = from_child[0];
+  const std::string line = job_json + "\n";
+  // The job is small (well under a pipe buffer), so this write cannot block. Should it fail, the
+  // worker reads no job and exits without a result, which fails the candidate.
+  [[maybe_unused]] const ssize_t written = write(to_child[1], line.data(), line.size());
+  close(to_child[1]);
+}
+
+EvaluateProcess::~EvaluateProcess() {
+  if (ended()) return;
+  ::kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  close(fd_);
+}
+
+bool EvaluateProcess::read_output() {
+  if (ended()) return true;
+  char buf[65536];
+  const ssize_t n = read(fd_, buf, sizeof buf);
+  if (n > 0) {
+    buffer_.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = buffer_.find('\n')) != std::string::npos) {
+      handle_line(buffer_.substr(0, nl));
+      buffer_.erase(0, nl + 1);
+    }
+    return false;
+  }
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return false;
+  // End of output: the worker is done or dead.
+  close(fd_);
+  fd_ = -1;
+  waitpid(pid_, &exit_status_, 0);
+  return true;
+}
+
+JobResult EvaluateProcess::result() const {
+  JobResult r;
+  if (reported_ && WIFEXITED(exit_status_) && WEXITSTATUS(exit_status_) == 0) {
+    r = *reported_;
+  } else {
+    r.ok = false;
+    r.status = "crashed";
+    r.reason = describe_exit(exit_status_);
+  }
+  r.id = job_id_;
+  return r;
+}
+
+void EvaluateProcess::handle_line(const std::string& line) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception&) {
+    return;  // not a protocol line
+  }
+  if (j.contains("progress")) progress_ = job_progress_from_json(job_id_, j["progress"]);
+  else if (j.contains("result")) reported_ = job_result_from_json(j["result"]);
+}
+
+nlohmann::json job_result_to_json(const JobResult& r) {
+  return {{"ok", r.ok},         {"accuracy", r.accuracy}, {"status", r.status},   {"reason", r.reason},
+          {"params", r.params}, {"macs", r.macs},         {"seconds", r.seconds}, {"metrics", r.metrics}};
+}
+
+JobResult job_result_from_json(const nlohmann::json& r) {
+  JobResult res;
+  res.ok = r.value("ok", false);
+  res.accuracy = r.value("accuracy", 0.0);
+  res.status = r.value("status", std::string("failed"));
+  res.reason = r.value("reason", std::string());
+  res.params = r.value("params", int64_t{0});
+  res.macs = r.value("macs", int64_t{0});
+  res.seconds = r.value("seconds", 0.0);
+  res.metrics = r.value("metrics", nlohmann::json::object());
+  return res;
+}
+
+nlohmann::json job_progress_to_json(const JobProgress& p) {
+  return {{"epoch", p.epoch}, {"epochs", p.epochs}, {"step", p.step}, {"steps", p.steps}, {"loss", p.loss}};
+}
+
+JobProgress job_progress_from_json(int64_t id, const nlohmann::json& p) {
+  return JobProgress{id, p.value("epoch", 0), p.value("epochs", 0), p.value("step", 0), p.value("steps", 0),
+                     p.value("loss", 0.0)};
 }
 
 nlohmann::json job_to_json(const Job& job, const CampaignConfig& c, int threads) {
@@ -298,8 +329,7 @@ int run_worker(std::FILE* in, std::FILE* out) {
       const int percent = 100 * step / steps;
       if (percent == last_percent) return;
       last_percent = percent;
-      emit({{"progress",
-             {{"epoch", epoch}, {"epochs", opts.epochs}, {"step", step}, {"steps", steps}, {"loss", loss}}}});
+      emit({{"progress", job_progress_to_json({id, epoch, opts.epochs, step, steps, loss})}});
     };
     const TrainResult r = train_network(network, data, opts, callbacks);
     result["status"] = train_status_name(r.status);

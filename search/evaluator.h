@@ -63,6 +63,46 @@ std::unique_ptr<Evaluator> make_process_evaluator(const CampaignConfig& config,
 // Looks candidates up in the NAS-Bench-201 table (config.proxy.table / dataset).
 std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config);
 
+// One `cellforge _evaluate` child process training one job: the job JSON line goes to its stdin,
+// progress and result lines come back on its stdout, its stderr goes to log_fd. Shared by the
+// process evaluator and MPI worker ranks. Dies with its parent; killed and reaped when destroyed
+// before it has ended.
+class EvaluateProcess {
+ public:
+  EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd);
+  ~EvaluateProcess();
+  EvaluateProcess(const EvaluateProcess&) = delete;
+  EvaluateProcess& operator=(const EvaluateProcess&) = delete;
+
+  int64_t job_id() const { return job_id_; }
+  int output_fd() const { return fd_; }  // poll() it for input
+  // Reads what the child has written (one read: call when output_fd() is readable). Returns true
+  // once the child has ended and been reaped.
+  bool read_output();
+  bool ended() const { return fd_ < 0; }
+  // Latest progress line of the child, if any yet.
+  const std::optional<JobProgress>& progress() const { return progress_; }
+  // After ended(): the result the child reported, or status "crashed" with how it ended.
+  JobResult result() const;
+
+ private:
+  void handle_line(const std::string& line);
+
+  int64_t job_id_ = 0;
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  int exit_status_ = 0;
+  std::string buffer_;
+  std::optional<JobProgress> progress_;
+  std::optional<JobResult> reported_;
+};
+
+// The JSON forms of results and progress, as worker processes and MPI ranks send them.
+nlohmann::json job_result_to_json(const JobResult& result);
+JobResult job_result_from_json(const nlohmann::json& j);  // id is left 0
+nlohmann::json job_progress_to_json(const JobProgress& progress);
+JobProgress job_progress_from_json(int64_t id, const nlohmann::json& j);
+
 // The job description a worker process reads: the candidate plus the proxy settings.
 nlohmann::json job_to_json(const Job& job, const CampaignConfig& config, int threads);
 // The worker side: reads one job (JSON line) from `in`, trains, writes progress lines and a final

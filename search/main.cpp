@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"status", cf::cli::run_status, "summarise a campaign (running or not)"},
     {"top", cf::cli::run_top, "list a campaign's best candidates"},
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
+    {"fidelity", cf::cli::run_fidelity, "Kendall tau between proxy and full-size accuracy"},
     {"report", cf::cli::run_report, "self-contained HTML report of a campaign"},
     {"export", cf::cli::run_export, "genotype JSON, DOT/SVG, PyTorch and ONNX of found networks"},
     {"show", cf::cli::run_show, "print an architecture's genotype JSON (or canonical form)"},

@@ -1,0 +1,238 @@
+// MPI campaigns through mpirun on loopback: K ranks give exactly the results of K-1 local workers,
+// and a killed rank loses no finished work once the campaign is resumed, with or without MPI.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "campaign_fixtures.h"
+#include "cli_helpers.h"
+
+using cf::test::candidate_rows;
+using cf::test::TempDir;
+using cf::test::tiny_config;
+using cf::test::write_file;
+using cf::test::write_tiny_idx;
+
+#ifndef CF_MPIEXEC
+
+TEST_CASE("MPI campaigns (skipped: built without MPI)", "[campaign][mpi]") {
+  WARN("this cellforge was built without MPI, so the MPI campaign tests are skipped; install "
+       "libopenmpi-dev openmpi-bin and configure with -DCELLFORGE_MPI=ON to run them");
+}
+
+#else
+
+namespace {
+
+// Rows of a query over results.sqlite, columns joined by '|'; none while the database is not there
+// yet (it is polled while a campaign starts).
+std::vector<std::string> query_rows(const std::filesystem::path& run, const char* sql) {
+  std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2((run / "results.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return rows;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return rows;
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::string row;
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const auto* t = sqlite3_column_text(st, c);
+      row += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+// id -> training time and finish time of every candidate trained so far: a candidate trained
+// again would get a new training time.
+std::map<std::string, std::string> trained_rows(const std::filesystem::path& run) {
+  std::map<std::string, std::string> rows;
+  for (const auto& row : query_rows(run,
+                                    "SELECT id, printf('%.17g', train_seconds), finished_at FROM candidates "
+                                    "WHERE status != 'pending' AND reused_from IS NULL ORDER BY id"))
+    rows[row.substr(0, row.find('|'))] = row;
+  return rows;
+}
+
+std::vector<std::string> mpirun_args(int ranks) {
+  // Loopback only; CI runs as root; more ranks than cores; no binding, since each rank's worker
+  // process trains with its own threads. CELLFORGE_FAULT reaches the ranks on every host.
+  return {CF_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", std::to_string(ranks),
+          "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+          "-x", "CELLFORGE_FAULT", CF_BINARY};
+}
+
+// Starts a command with its output in `log`; returns its pid.
+pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits for a process for up to `seconds`, then kills it. Returns the exit code (128 + signal).
+int wait_exit(pid_t pid, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs a command to the end (at most 5 minutes); returns the exit code, output in `log`.
+int run(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  return wait_exit(spawn(args, log), 300);
+}
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The pid of the cellforge process that is MPI rank `rank` and has `marker` in its command line.
+pid_t find_rank(int rank, const std::string& marker) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_text(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(CF_BINARY) == std::string::npos || cmdline.find(marker) == std::string::npos) continue;
+    const std::string environ = read_text(entry.path() / "environ");
+    if (environ.find(std::string("OMPI_COMM_WORLD_RANK=") + std::to_string(rank) + '\0') != std::string::npos)
+      return std::stoi(name);
+  }
+  return -1;
+}
+
+// Runs `args` until `finished` candidates are stored, then SIGKILLs MPI rank `rank`; returns the
+// exit code of mpirun.
+int kill_rank_after(const std::vector<std::string>& args, const std::filesystem::path& run_dir, int finished,
+                    int rank, const std::string& marker, const std::filesystem::path& log) {
+  const pid_t mpirun = spawn(args, log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (waitpid(mpirun, nullptr, WNOHANG) != 0) FAIL("mpirun ended before a rank was killed:\n" << read_text(log));
+    if (static_cast<int>(trained_rows(run_dir).size()) < finished) continue;
+    const pid_t victim = find_rank(rank, marker);
+    if (victim <= 0) {
+      kill(mpirun, SIGKILL);
+      waitpid(mpirun, nullptr, 0);
+      FAIL("no process is MPI rank " << rank << " of `" << marker << "`");
+    }
+    kill(victim, SIGKILL);
+    break;
+  }
+  return wait_exit(mpirun, 60);
+}
+
+}  // namespace
+
+TEST_CASE("mpirun -np 3 gives the results of 2 local workers including a crash", "[campaign][mpi]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  const int candidates = 12;
+  write_file(dir / "local.ini", tiny_config(dir / "data", dir / "run_local", candidates, 2));
+  // The MPI config asks for 1 worker: under MPI the worker ranks decide.
+  write_file(dir / "mpi.ini", tiny_config(dir / "data", dir / "run_mpi", candidates, 1));
+  setenv("CELLFORGE_FAULT", "crash:3", 1);  // candidate 3's worker process aborts, locally and on a rank
+  const auto t0 = std::chrono::steady_clock::now();
+  const int local = run({CF_BINARY, "search", (dir / "local.ini").string()}, dir / "local.out");
+  const auto t1 = std::chrono::steady_clock::now();
+  const int mpi = run(with(mpirun_args(3), {"search", (dir / "mpi.ini").string()}), dir / "mpi.out");
+  const auto t2 = std::chrono::steady_clock::now();
+  unsetenv("CELLFORGE_FAULT");
+  INFO("local: " << std::chrono::duration<double>(t1 - t0).count() << " s, mpirun: "
+                 << std::chrono::duration<double>(t2 - t1).count() << " s\n"
+                 << read_text(dir / "mpi.out"));
+  REQUIRE(local == 0);
+  REQUIRE(mpi == 0);
+  const auto expected = candidate_rows(dir / "run_local");
+  REQUIRE(static_cast<int>(expected.size()) == candidates);
+  CHECK(candidate_rows(dir / "run_mpi") == expected);
+  CHECK(expected[2].find("|failed|") != std::string::npos);
+  CHECK(expected[2].find("worker killed by signal 6") != std::string::npos);
+
+  const std::string output = read_text(dir / "mpi.out");
+  CHECK(output.find("budget.workers = 1 replaced by 2, the number of MPI worker ranks") != std::string::npos);
+  CHECK(read_text(dir / "run_mpi" / "campaign.log").find("MPI: 2 worker rank(s) train the candidates, 1 thread(s) each") !=
+        std::string::npos);
+  CHECK(read_text(dir / "run_mpi" / "config.ini").find("workers = 2\n") != std::string::npos);
+}
+
+TEST_CASE("a killed MPI rank loses no finished work when resumed with or without MPI", "[campaign][mpi][resume]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  const int candidates = 12;
+  write_file(dir / "local.ini", tiny_config(dir / "data", dir / "run_local", candidates, 2));
+  write_file(dir / "mpi.ini", tiny_config(dir / "data", dir / "run_mpi", candidates, 2));
+  REQUIRE(run({CF_BINARY, "search", (dir / "local.ini").string()}, dir / "local.out") == 0);
+  const auto expected = candidate_rows(dir / "run_local");
+  REQUIRE(static_cast<int>(expected.size()) == candidates);
+
+  // A worker rank dies mid-campaign: mpirun ends the job; every stored result stays.
+  const std::string config = (dir / "mpi.ini").string(), run_dir = (dir / "run_mpi").string();
+  const int first =
+      kill_rank_after(with(mpirun_args(3), {"search", config}), run_dir, 2, 2, config, dir / "mpi.out");
+  CHECK(first != 0);
+  const auto trained_before = trained_rows(dir / "run_mpi");
+  CHECK(trained_before.size() >= 2);
+  CHECK(trained_before.size() < static_cast<size_t>(candidates));
+
+  // Resumed under MPI, rank 1 dies too; then the campaign ends without MPI.
+  const int second = kill_rank_after(with(mpirun_args(3), {"resume", run_dir}), run_dir,
+                                     static_cast<int>(trained_before.size()) + 2, 1, "resume " + run_dir,
+                                     dir / "mpi.out");
+  CHECK(second != 0);
+  const auto trained_between = trained_rows(dir / "run_mpi");
+  INFO(read_text(dir / "mpi.out"));
+  REQUIRE(run({CF_BINARY, "resume", run_dir}, dir / "resume.out") == 0);
+
+  CHECK(candidate_rows(dir / "run_mpi") == expected);
+  const auto trained_after = trained_rows(dir / "run_mpi");
+  for (const auto* before : {&trained_before, &trained_between})
+    for (const auto& [id, row] : *before) {
+      INFO("candidate " << id);
+      CHECK(trained_after.at(id) == row);  // not trained again
+    }
+}
+
+#endif
