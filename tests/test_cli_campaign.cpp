@@ -93,14 +93,26 @@ TEST_CASE("a campaign killed at random moments and resumed ends identical to an 
   const auto expected = candidate_rows(dir / "run_a");
   REQUIRE(static_cast<int>(expected.size()) == candidates);
 
+  // Kill each run once it has stored at least one more finished candidate, after a random extra
+  // delay, so the kills land at different moments: proposing, training, committing.
   cf::Rng rng(std::random_device{}());
   std::vector<std::string> args{"search", (dir / "b.ini").string()};
   int kills = 0;
+  auto finished = [&] {
+    int n = 0;
+    for (const auto& row : candidate_rows(dir / "run_b")) n += row.find("|pending|") == std::string::npos;
+    return n;
+  };
   for (int attempt = 0; attempt < 4; ++attempt) {
+    const int before = std::filesystem::exists(dir / "run_b" / "results.sqlite") ? finished() : 0;
+    if (before >= candidates - 2) break;
     const pid_t pid = spawn_cellforge(args);
-    // Somewhere in the first 60% of an uninterrupted run's time: proposing, training, committing.
-    const double at = seconds * (0.05 + 0.55 * rng.uniform01());
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(1000 * at)));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (std::filesystem::exists(dir / "run_b" / "results.sqlite") && finished() > before) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform_int(static_cast<int>(200 * seconds / candidates) + 1)));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
