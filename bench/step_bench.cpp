@@ -4,7 +4,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +19,8 @@
 int main(int argc, char** argv) {
   std::string arch = "nasnet_a";
   int cells = 2, filters = 16, batch = 64, steps = 20, warmup = 3, threads = 2;
-  bool profile = false, impls = false;
+  bool profile = false, impls = false, layers = false;
+  cf::ExecutorOptions opts;
   cf::Shape input{1, 28, 28};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -31,6 +34,10 @@ int main(int argc, char** argv) {
     else if (a == "--input") input = *cf::parse_input_shape(next());
     else if (a == "--profile") profile = true;
     else if (a == "--impls") impls = true;
+    else if (a == "--layers") layers = true;
+    // A/B switches for the executor's optimisations.
+    else if (a == "--no-reuse") opts.reuse_gradient_buffers = false;
+    else if (a == "--no-fuse") opts.fuse_bn_relu = false;
     else { std::fprintf(stderr, "unknown option %s\n", a.c_str()); return 2; }
   }
   omp_set_num_threads(threads);
@@ -39,7 +46,6 @@ int main(int argc, char** argv) {
   spec.filters = filters;
   spec.input = input;
   const cf::Network net = cf::build_network(cf::resolve_genotype(arch), spec);
-  cf::ExecutorOptions opts;
   opts.batch = batch;
   opts.profile = profile;
   opts.drop_path = false;  // the PyTorch side has no drop path either
@@ -56,17 +62,33 @@ int main(int argc, char** argv) {
   const size_t n_in = static_cast<size_t>(batch) * input.numel();
   for (size_t k = 0; k < n_in; ++k) x[k] = static_cast<float>(rng.uniform01() * 2 - 1);
   for (auto& l : labels) l = rng.uniform_int(10);
-  double t_total = 0;
+  double t_total = 0, cpu_total = 0;
+  auto cpu_seconds = [] {
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    return r.ru_utime.tv_sec + r.ru_stime.tv_sec + 1e-6 * (r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  };
+  std::vector<double> step_times;
   for (int s = 0; s < warmup + steps; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = cpu_seconds();
     ex.forward(true);
     int correct = 0;
     ex.loss(labels.data(), 0.0f, 0.4f, &correct);
     ex.backward();
     opt.step(0.01f);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (s >= warmup) t_total += dt;
+    if (s >= warmup) t_total += dt, step_times.push_back(dt), cpu_total += cpu_seconds() - c0;
   }
+  // Checksum of the trained parameters: equal across runs with the same seed and thread count
+  // when training is deterministic.
+  uint64_t checksum = 1469598103934665603ull;  // FNV-1a
+  for (const auto& p : ex.params())
+    for (float v : ex.read_param(p)) {
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      for (int k = 0; k < 4; ++k) checksum = (checksum ^ ((bits >> (8 * k)) & 0xff)) * 1099511628211ull;
+    }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("cellforge %s N=%d F=%d batch %d input %s threads %d: %.1f images/s (%.1f ms/step), "
@@ -75,6 +97,15 @@ int main(int argc, char** argv) {
               steps * batch / t_total, 1000 * t_total / steps, compile_s,
               ex.allocated_bytes() / 1048576.0, ru.ru_maxrss / 1024.0,
               static_cast<long long>(net.params()));
+  // Median and best step: less sensitive than the mean to other processes on a shared machine.
+  std::sort(step_times.begin(), step_times.end());
+  std::printf("  parameter checksum %016llx\n", static_cast<unsigned long long>(checksum));
+  if (!step_times.empty())
+    // CPU time counts work rather than waiting when other processes share the cores (with
+    // OMP_WAIT_POLICY=passive, so that idle threads sleep instead of spinning).
+    std::printf("  step ms: best %.1f, median %.1f (%.1f images/s at the median); CPU %.1f ms/step\n",
+                1000 * step_times.front(), 1000 * step_times[step_times.size() / 2],
+                batch / step_times[step_times.size() / 2], 1000 * cpu_total / steps);
   if (profile) {
     std::vector<std::pair<double, std::string>> rows;
     double sum = 0;
@@ -82,6 +113,16 @@ int main(int argc, char** argv) {
     std::sort(rows.rbegin(), rows.rend());
     for (auto& [v, k] : rows) std::printf("  %-28s %7.1f ms/step %5.1f%%\n", k.c_str(), 1000 * v / (steps + warmup), 100 * v / sum);
   }
+  if (layers)
+    for (size_t i = 0; i < net.layers.size(); ++i) {
+      const cf::Layer& l = net.layers[i];
+      std::string ins;
+      for (int in : l.inputs) ins += (ins.empty() ? "" : ",") + std::to_string(in);
+      std::printf("  %4zu %-16s %-10s in %-12s k%dx%d s%d g%-3d %9lld MACs %s\n", i,
+                  std::string(cf::layer_kind_name(l.kind)).c_str(), cf::to_string(l.out).c_str(),
+                  ins.c_str(), l.kernel_h, l.kernel_w, l.stride_h, l.groups,
+                  static_cast<long long>(net.layer_macs(static_cast<int>(i))), l.name.c_str());
+    }
   if (impls)
     for (auto& s : ex.implementations()) std::printf("  %s\n", s.c_str());
   return 0;

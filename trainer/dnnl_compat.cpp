@@ -2,9 +2,10 @@
 
 namespace cf::dnnl_compat {
 
-dnnl::normalization_flags bn_flags(bool global_stats) {
+dnnl::normalization_flags bn_flags(bool global_stats, bool fuse_relu) {
   auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
   if (global_stats) flags = flags | dnnl::normalization_flags::use_global_stats;
+  if (fuse_relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
   return flags;
 }
 

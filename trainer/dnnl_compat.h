@@ -7,8 +7,9 @@
 
 namespace cf::dnnl_compat {
 
-// Batch-norm flags for separate scale and shift tensors (DNNL_ARG_SCALE / DNNL_ARG_SHIFT).
-dnnl::normalization_flags bn_flags(bool global_stats);
+// Batch-norm flags for separate scale and shift tensors (DNNL_ARG_SCALE / DNNL_ARG_SHIFT);
+// fuse_relu applies ReLU to the output (training keeps a workspace mask for backward).
+dnnl::normalization_flags bn_flags(bool global_stats, bool fuse_relu = false);
 
 // The implementation oneDNN chose for a primitive descriptor, e.g. "jit_dw:avx512_core".
 std::string impl_name(const dnnl::primitive_desc_base& pd);

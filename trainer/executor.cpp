@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 
+#include "trainer/buffer_plan.h"
 #include "trainer/dnnl_compat.h"
 #include "trainer/kernels.h"
 
@@ -75,7 +77,18 @@ struct Executor::Impl {
   std::vector<memory> scratchpad_mems;
   size_t scratchpad_bytes = 0;
   std::vector<std::vector<bool>> first_grad;  // [layer][slot]: first gradient written in backward
+  // Gradient memories get their buffers after compilation, from the liveness plan; views are
+  // sub-memories (channel slices, shifted windows) of a tensor's gradient buffer.
+  std::vector<std::vector<memory>> diff_views;
+  std::vector<std::pair<int, int>> shared_grads;  // (tensor, add): gradient in the add's buffer
   ForwardState state;
+  bool last_forward_training = true;
+  // Batch norms with a fused ReLU: how to recompute the output before the ReLU (debug access).
+  struct BnBeforeRelu {
+    dnnl::primitive plain;  // inference form, fed the statistics of the last forward pass
+    std::unordered_map<int, memory> train_args, infer_args;  // without DST
+  };
+  std::map<int, BnBeforeRelu> bn_before_relu;
   int64_t allocated = 0;
   std::vector<int32_t> labels;
   bool profile = false;
@@ -92,6 +105,11 @@ struct Executor::Impl {
     owned.push_back(std::make_unique<AlignedBuffer>(count * sizeof(float)));
     allocated += static_cast<int64_t>(owned.back()->bytes);
     return static_cast<float*>(owned.back()->ptr);
+  }
+  memory diff_view(int tensor, const memory::desc& md) {
+    memory m(md, engine, DNNL_MEMORY_NONE);
+    diff_views[tensor].push_back(m);
+    return m;
   }
   memory scratch(int region, const memory::desc& md) {
     memory m(md, engine, DNNL_MEMORY_NONE);
@@ -189,17 +207,42 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
   const int L = static_cast<int>(layers.size());
   m.tensors.resize(L);
   m.first_grad.resize(L);
+  m.diff_views.resize(L);
   // Pass-through layers alias their input's tensor; every other layer's inputs are resolved
   // through the aliases.
   std::vector<int> alias(L);
-  std::vector<std::vector<int>> inputs_of(L);
   for (int i = 0; i < L; ++i) {
     const Layer& l = layers[i];
-    for (int in : l.inputs) inputs_of[i].push_back(alias[in]);
     const bool pass_through = (l.kind == LayerKind::drop_path && !options.drop_path) ||
                               (l.kind == LayerKind::dropout && l.rate <= 0.0f);
-    alias[i] = pass_through && i != network_.logits ? inputs_of[i][0] : i;
+    alias[i] = pass_through && i != network_.logits ? alias[l.inputs[0]] : i;
   }
+  // A ReLU that is the only consumer of a batch norm runs inside it (oneDNN's fused BN + ReLU
+  // saves a pass over the tensor each way); the ReLU layer then aliases the BN's tensor, which
+  // holds the ReLU output.
+  std::vector<bool> bn_relu(L, false);
+  if (options.fuse_bn_relu) {
+    std::vector<int> consumers(L, 0);
+    for (int i = 0; i < L; ++i)
+      if (alias[i] == i)
+        for (int in : layers[i].inputs) ++consumers[alias[in]];
+    for (int i = 0; i < L; ++i) {
+      const Layer& l = layers[i];
+      if (l.kind != LayerKind::relu || alias[i] != i || i == network_.logits ||
+          i == network_.aux_logits)
+        continue;
+      const int b = alias[l.inputs[0]];
+      if (layers[b].kind != LayerKind::batch_norm || consumers[b] != 1 || b == network_.logits ||
+          b == network_.aux_logits)
+        continue;
+      alias[i] = b;
+      bn_relu[b] = true;
+    }
+    for (int i = 0; i < L; ++i) alias[i] = alias[alias[i]];  // targets are earlier: resolved
+  }
+  std::vector<std::vector<int>> inputs_of(L);
+  for (int i = 0; i < L; ++i)
+    for (int in : layers[i].inputs) inputs_of[i].push_back(alias[in]);
   {
     // Backward visits layers last to first and a layer's slots in order: the first visit of each
     // tensor writes its gradient, later ones add to it.
@@ -213,15 +256,65 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
       }
     }
   }
+  auto needs_grad = [&](int t) { return layers[t].kind != LayerKind::input; };
+  // Gradient contributions each tensor receives in backward, and its last consumer (whose
+  // backward writes the tensor's gradient first).
+  std::vector<int> contributions(L, 0), last_consumer(L, -1);
+  for (int i = 0; i < L; ++i) {
+    if (alias[i] != i) continue;
+    for (int t : inputs_of[i]) ++contributions[t], last_consumer[t] = i;
+  }
+  // An add passes its gradient unchanged to every input, so an input can use the add's gradient
+  // buffer instead of a copy. Inputs with no other contribution share it read-only (any number
+  // of them); otherwise one input whose gradient the add writes first may take it over and
+  // accumulate its later contributions there, once nothing else still reads it. Decided last
+  // layer to first, the order in which backward fills the buffers.
+  std::vector<int> grad_host(L, -1);  // planned: the tensor's gradient lives in this add's buffer
+  if (options.reuse_gradient_buffers) {
+    std::vector<int> group(L);
+    std::vector<std::vector<int>> members(L);
+    for (int i = 0; i < L; ++i) group[i] = i, members[i] = {i};
+    std::vector<bool> takes_over(L, false);
+    auto join = [&](int t, int host) {
+      const int g = group[host];
+      for (int x : members[group[t]]) group[x] = g, members[g].push_back(x);
+      grad_host[t] = host;
+    };
+    for (int a = L - 1; a >= 0; --a) {
+      if (alias[a] != a || layers[a].kind != LayerKind::add) continue;
+      const std::vector<int>& ins = inputs_of[a];
+      // Members whose gradient is still to be read (or, when taken over, written) after the add.
+      bool later_reader = false, later_writer = false;
+      for (int x : members[group[a]])
+        if (x < a) later_reader = true, later_writer = later_writer || takes_over[x];
+      std::vector<int> readers;
+      for (int t : ins)
+        if (needs_grad(t) && contributions[t] == 1 && grad_host[t] < 0) readers.push_back(t);
+      if (!readers.empty()) {
+        if (!later_writer)
+          for (int t : readers) join(t, a);
+        continue;
+      }
+      if (later_reader) continue;
+      for (size_t s = 0; s < ins.size(); ++s) {
+        const int t = ins[s];
+        if (needs_grad(t) && m.first_grad[a][s] && grad_host[t] < 0 &&
+            std::count(ins.begin(), ins.end(), t) == 1) {
+          join(t, a);
+          takes_over[t] = true;
+          break;
+        }
+      }
+    }
+  }
   std::vector<std::vector<Step>> bwd_by_layer(L);
   int bn_count = 0;
   for (const auto& l : layers) bn_count += l.kind == LayerKind::batch_norm;
   bn_stats_.reserve(bn_count);
 
   auto& eng = m.engine;
-  auto needs_grad = [&](int t) { return layers[t].kind != LayerKind::input; };
   auto make_diff = [&](int i) {
-    if (needs_grad(i)) m.tensors[i].diff = m.alloc(m.tensors[i].md);
+    if (needs_grad(i)) m.tensors[i].diff = memory(m.tensors[i].md, eng, DNNL_MEMORY_NONE);
   };
   auto note_impl = [&](const Layer& l, const char* what, const dnnl::primitive_desc_base& pd) {
     implementations_.push_back(l.name + " " + what + ": " + dnnl_compat::impl_name(pd));
@@ -398,14 +491,18 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
         out.value = m.alloc(md);
         make_diff(i);
         const float eps = options_.bn_epsilon;
+        const bool fused = bn_relu[i];
         dnnl::batch_normalization_forward::primitive_desc train_pd(
             dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, md, eps,
-                                                    dnnl_compat::bn_flags(false)),
+                                                    dnnl_compat::bn_flags(false, fused)),
             m.attr, eng);
         dnnl::batch_normalization_forward::primitive_desc infer_pd(
             dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_inference, md, eps,
-                                                    dnnl_compat::bn_flags(true)),
+                                                    dnnl_compat::bn_flags(true, fused)),
             m.attr, eng);
+        const std::string phase = fused ? "batch_norm+relu" : "batch_norm";
+        memory workspace;  // ReLU mask of the fused form
+        if (fused) workspace = m.alloc(train_pd.workspace_desc());
         note_impl(l, "fwd", train_pd);
         const memory::desc cmd({l.out.c}, dt::f32, tag::x);
         Param scale, shift;
@@ -427,14 +524,15 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
         BnStats& stats = bn_stats_.back();
         memory running_mean(cmd, eng, stats.running_mean.data());
         memory running_var(cmd, eng, stats.running_var.data());
+        std::unordered_map<int, memory> train_args{{DNNL_ARG_SRC, in(0).value},
+                                                   {DNNL_ARG_DST, out.value},
+                                                   {DNNL_ARG_SCALE, scale.value},
+                                                   {DNNL_ARG_SHIFT, shift.value},
+                                                   {DNNL_ARG_MEAN, mean},
+                                                   {DNNL_ARG_VARIANCE, var}};
+        if (fused) train_args[DNNL_ARG_WORKSPACE] = workspace;
         m.add_primitive(m.fwd_train, dnnl::batch_normalization_forward(train_pd), train_pd,
-                        {{DNNL_ARG_SRC, in(0).value},
-                         {DNNL_ARG_DST, out.value},
-                         {DNNL_ARG_SCALE, scale.value},
-                         {DNNL_ARG_SHIFT, shift.value},
-                         {DNNL_ARG_MEAN, mean},
-                         {DNNL_ARG_VARIANCE, var}},
-                        "fwd batch_norm");
+                        train_args, "fwd " + phase);
         // Running statistics (unbiased variance, as PyTorch keeps them).
         const float momentum = options_.bn_momentum;
         const double count = static_cast<double>(N) * l.out.h * l.out.w;
@@ -450,34 +548,48 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
                                    rv[c] = (1 - momentum) * rv[c] + momentum * bv[c] * unbias;
                                  }
                                },
-                               "fwd batch_norm"});
+                               "fwd " + phase});
+        std::unordered_map<int, memory> infer_args{{DNNL_ARG_SRC, in(0).value},
+                                                   {DNNL_ARG_DST, out.value},
+                                                   {DNNL_ARG_SCALE, scale.value},
+                                                   {DNNL_ARG_SHIFT, shift.value},
+                                                   {DNNL_ARG_MEAN, running_mean},
+                                                   {DNNL_ARG_VARIANCE, running_var}};
         m.add_primitive(m.fwd_infer, dnnl::batch_normalization_forward(infer_pd), infer_pd,
-                        {{DNNL_ARG_SRC, in(0).value},
-                         {DNNL_ARG_DST, out.value},
-                         {DNNL_ARG_SCALE, scale.value},
-                         {DNNL_ARG_SHIFT, shift.value},
-                         {DNNL_ARG_MEAN, running_mean},
-                         {DNNL_ARG_VARIANCE, running_var}},
-                        "fwd batch_norm");
+                        infer_args, "fwd " + phase);
+        if (fused) {
+          // The BN output before the ReLU is not kept; layer_value() recomputes it from the
+          // statistics of the last forward pass.
+          dnnl::batch_normalization_forward::primitive_desc plain_pd(
+              dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_inference, md,
+                                                      eps, dnnl_compat::bn_flags(true)),
+              eng);
+          train_args.erase(DNNL_ARG_WORKSPACE);
+          train_args.erase(DNNL_ARG_DST);
+          infer_args.erase(DNNL_ARG_DST);
+          m.bn_before_relu[i] = {dnnl::batch_normalization_forward(plain_pd), train_args,
+                                 infer_args};
+        }
         if (src_grad) {
           dnnl::batch_normalization_backward::primitive_desc bwd_pd(
               dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, md, md, eps,
-                                                       dnnl_compat::bn_flags(false)),
+                                                       dnnl_compat::bn_flags(false, fused)),
               m.attr, eng, train_pd);
           std::vector<Step> post;
           memory target = m.grad_target(i, 0, src_layer, bwd_pd.diff_src_desc(), post,
                                         "bwd accumulate");
+          std::unordered_map<int, memory> bwd_args{{DNNL_ARG_SRC, in(0).value},
+                                                   {DNNL_ARG_MEAN, mean},
+                                                   {DNNL_ARG_VARIANCE, var},
+                                                   {DNNL_ARG_DIFF_DST, out.diff},
+                                                   {DNNL_ARG_SCALE, scale.value},
+                                                   {DNNL_ARG_SHIFT, shift.value},
+                                                   {DNNL_ARG_DIFF_SRC, target},
+                                                   {DNNL_ARG_DIFF_SCALE, scale.diff},
+                                                   {DNNL_ARG_DIFF_SHIFT, shift.diff}};
+          if (fused) bwd_args[DNNL_ARG_WORKSPACE] = workspace;
           m.add_primitive(bwd_steps, dnnl::batch_normalization_backward(bwd_pd), bwd_pd,
-                          {{DNNL_ARG_SRC, in(0).value},
-                           {DNNL_ARG_MEAN, mean},
-                           {DNNL_ARG_VARIANCE, var},
-                           {DNNL_ARG_DIFF_DST, out.diff},
-                           {DNNL_ARG_SCALE, scale.value},
-                           {DNNL_ARG_SHIFT, shift.value},
-                           {DNNL_ARG_DIFF_SRC, target},
-                           {DNNL_ARG_DIFF_SCALE, scale.diff},
-                           {DNNL_ARG_DIFF_SHIFT, shift.diff}},
-                          "bwd batch_norm");
+                          bwd_args, "bwd " + phase);
           for (auto& s : post) bwd_steps.push_back(std::move(s));
         }
         params_.push_back(std::move(scale));
@@ -575,9 +687,13 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
           args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(s)] = in(s).value;
         for (auto* list : {&m.fwd_train, &m.fwd_infer})
           m.add_primitive(*list, dnnl::sum(pd), pd, args, "fwd add");
-        for (size_t s = 0; s < ins.size(); ++s)
-          if (needs_grad(ins[s]))
+        for (size_t s = 0; s < ins.size(); ++s) {
+          if (!needs_grad(ins[s])) continue;
+          if (grad_host[ins[s]] == i && in(s).md == out.md)
+            m.shared_grads.push_back({ins[s], i});  // no step: same buffer
+          else
             m.deliver(bwd_steps, i, static_cast<int>(s), ins[s], out.diff, "bwd add");
+        }
         break;
       }
       case LayerKind::concat: {
@@ -615,7 +731,7 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
           if (needs_grad(ins[s])) {
             const memory::desc sub =
                 sliced.get_desc().submemory_desc(nchw_dims(N, is), {0, offset, 0, 0});
-            memory part(sub, eng, aligned ? out.diff.get_data_handle() : DNNL_MEMORY_NONE);
+            memory part = aligned ? m.diff_view(i, sub) : memory(sub, eng, DNNL_MEMORY_NONE);
             if (!aligned) m.scratch_mems[1].push_back(part);  // lives in the plain copy
             m.deliver(bwd_steps, i, static_cast<int>(s), ins[s], part, "bwd concat");
           }
@@ -639,10 +755,8 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
           if (src_grad) {
             const Tensor& src_t = in(0);
             const bool first = m.first_grad[i][0];
-            memory grad_from(out.md.submemory_desc(inner, {0, 0, 0, 0}), eng,
-                             out.diff.get_data_handle());
-            memory grad_to(src_t.md.submemory_desc(inner, {0, 0, 1, 1}), eng,
-                           src_t.diff.get_data_handle());
+            memory grad_from = m.diff_view(i, out.md.submemory_desc(inner, {0, 0, 0, 0}));
+            memory grad_to = m.diff_view(ins[0], src_t.md.submemory_desc(inner, {0, 0, 1, 1}));
             if (first) {
               // The first row and column of the input get no gradient.
               memory whole = src_t.diff;
@@ -815,6 +929,63 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
   for (int i = L - 1; i >= 0; --i)
     for (auto& step : bwd_by_layer[i]) m.bwd.push_back(std::move(step));
 
+  // Gradient buffers by liveness. Backward step k runs layer L-1-k; a tensor's gradient is live
+  // from its first write (its last consumer's backward; the loss, before step 0, for logits)
+  // to its own backward. Tensors joined through an add share one lifetime.
+  {
+    std::vector<int> group(L);
+    for (int t = 0; t < L; ++t) group[t] = t;
+    auto root = [&](int t) {
+      while (group[t] != t) t = group[t];
+      return t;
+    };
+    for (auto [t, a] : m.shared_grads) group[root(t)] = root(a);
+    std::vector<int> group_life(L, -1);  // root -> index into lifetimes
+    std::vector<Lifetime> lifetimes;
+    std::vector<memory::desc> kinds;
+    std::vector<int> owner;  // lifetime -> root tensor
+    for (int t = 0; t < L; ++t) {
+      if (alias[t] != t || !m.tensors[t].diff) continue;
+      const bool by_loss = t == network_.logits || t == network_.aux_logits;
+      const int begin = by_loss ? -1 : last_consumer[t] >= 0 ? L - 1 - last_consumer[t] : -2;
+      const int end = L - 1 - t;
+      const int r = root(t);
+      if (group_life[r] < 0) {
+        group_life[r] = static_cast<int>(lifetimes.size());
+        lifetimes.push_back({begin, end, -1});
+        owner.push_back(r);
+      }
+      Lifetime& life = lifetimes[group_life[r]];
+      life.begin = std::min(life.begin, begin);
+      life.end = std::max(life.end, end);
+    }
+    for (size_t k = 0; k < lifetimes.size(); ++k) {
+      const memory::desc& md = m.tensors[owner[k]].md;
+      // Never written (no consumer): a buffer of its own keeps it zero. Without reuse every
+      // lifetime is a kind of its own.
+      const bool alone = lifetimes[k].begin == -2 || !options.reuse_gradient_buffers;
+      int kind = -1;
+      if (!alone)
+        for (size_t j = 0; j < kinds.size() && kind < 0; ++j)
+          if (kinds[j] == md) kind = static_cast<int>(j);
+      if (kind < 0) kind = static_cast<int>(kinds.size()), kinds.push_back(md);
+      lifetimes[k].kind = kind;
+    }
+    int buffer_count = 0;
+    const std::vector<int> buffer_of = assign_buffers(lifetimes, &buffer_count);
+    std::vector<void*> buffers(buffer_count, nullptr);
+    for (size_t k = 0; k < lifetimes.size(); ++k) {
+      void*& ptr = buffers[buffer_of[k]];
+      if (!ptr) ptr = m.alloc_floats(kinds[lifetimes[k].kind].get_size() / sizeof(float));
+    }
+    for (int t = 0; t < L; ++t) {
+      if (alias[t] != t || !m.tensors[t].diff) continue;
+      void* ptr = buffers[buffer_of[group_life[root(t)]]];
+      m.tensors[t].diff.set_data_handle(ptr);
+      for (auto& view : m.diff_views[t]) view.set_data_handle(ptr);
+    }
+  }
+
   // Shared regions: gradient scratch and the oneDNN scratchpad.
   for (int r = 0; r < 2; ++r) {
     if (m.scratch_mems[r].empty()) continue;
@@ -845,6 +1016,7 @@ const float* Executor::aux_logits() const {
 
 void Executor::forward(bool training, const ForwardState& state) {
   impl_->state = state;
+  impl_->last_forward_training = training;
   impl_->run(training ? impl_->fwd_train : impl_->fwd_infer);
   impl_->stream.wait();
 }
@@ -953,6 +1125,15 @@ std::vector<float> to_plain(const dnnl::memory& mem, const dnnl::engine& engine,
 }  // namespace
 
 std::vector<float> Executor::layer_value(int layer) const {
+  const auto fused = impl_->bn_before_relu.find(layer);
+  if (fused != impl_->bn_before_relu.end()) {
+    memory before(impl_->tensors[layer].md, impl_->engine);
+    auto args = impl_->last_forward_training ? fused->second.train_args : fused->second.infer_args;
+    args[DNNL_ARG_DST] = before;
+    fused->second.plain.execute(impl_->stream, args);
+    impl_->stream.wait();
+    return to_plain(before, impl_->engine, impl_->stream);
+  }
   return to_plain(impl_->tensors[layer].value, impl_->engine, impl_->stream);
 }
 

@@ -45,6 +45,12 @@ struct ExecutorOptions {
   // Compile drop-path layers; when false they become pass-through aliases (no copies), for
   // training without drop path. Dropout layers with rate 0 are always aliases.
   bool drop_path = true;
+  // Gradient buffers are shared between tensors whose gradients are not live at the same time
+  // (and an add's inputs use its gradient buffer). Set false to keep every layer's gradient
+  // readable through layer_diff() after backward().
+  bool reuse_gradient_buffers = true;
+  // A ReLU that is a batch norm's only consumer runs inside the batch-norm primitive.
+  bool fuse_bn_relu = true;
 };
 
 // Per-step regularisation state of the forward pass.
@@ -98,7 +104,8 @@ class Executor {
   // Accumulated seconds per "phase kind" (e.g. "bwd conv_dw"), when options.profile.
   const std::map<std::string, double>& profile() const { return profile_; }
 
-  // Debug access to a layer's output value and gradient in plain NCHW (for gradient checks).
+  // Debug access to a layer's output value and gradient in plain NCHW (for gradient checks; the
+  // gradient needs options.reuse_gradient_buffers = false).
   std::vector<float> layer_value(int layer) const;
   std::vector<float> layer_diff(int layer) const;
 

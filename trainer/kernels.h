@@ -18,6 +18,7 @@ struct DepthwiseGeometry {
 // diff_weights = sum over batch and output pixels of diff_dst * src, for src and diff_dst in
 // nChw16c and diff_weights in Goihw16g (oneDNN's blocked layouts). oneDNN 2.6 has a JIT kernel
 // for this only for 3x3; for 5x5 and 7x7 it falls back to a gemm path about 40x slower.
+// Sums over fixed batch chunks are added in chunk order: bit-identical for any thread count.
 void depthwise_backward_weights_nchw16c(const DepthwiseGeometry& g, const float* src,
                                         const float* diff_dst, float* diff_weights);
 
