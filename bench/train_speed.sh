@@ -12,7 +12,7 @@ root=$(dirname "$here")
 arch=nasnet_a
 steps=15
 threads=2
-build="$root/build-perf"
+build="$root/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
