@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace cf {
@@ -233,6 +234,14 @@ std::vector<CandidateRecord> ResultsStore::candidates() const {
   std::vector<CandidateRecord> out;
   while (s.step()) out.push_back(read_candidate(s));
   return out;
+}
+
+std::vector<CandidateRecord> ResultsStore::ranked_candidates() const {
+  std::vector<CandidateRecord> ranked;
+  for (auto& r : candidates())
+    if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) ranked.push_back(std::move(r));
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+  return ranked;
 }
 
 std::optional<CandidateRecord> ResultsStore::candidate(int64_t id) const {

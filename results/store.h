@@ -58,6 +58,8 @@ class ResultsStore {
 
   std::vector<CandidateRecord> candidates() const;  // by id
   std::optional<CandidateRecord> candidate(int64_t id) const;
+  // Evaluated candidates (done, not reused duplicates), best proxy accuracy first, ties by id.
+  std::vector<CandidateRecord> ranked_candidates() const;
   // The first finished candidate (done or failed) with this hash, if any.
   std::optional<CandidateRecord> find_by_hash(const std::string& hash) const;
   // The latest controller checkpoint: (candidates observed when it was taken, state bytes).

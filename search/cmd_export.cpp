@@ -108,10 +108,7 @@ int run_export(const Args& args) {
       set_default("classes", stacking.classes, data.train.classes);
     }
     ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
-    std::vector<CandidateRecord> best;
-    for (auto& r : store.candidates())
-      if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) best.push_back(r);
-    std::stable_sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+    std::vector<CandidateRecord> best = store.ranked_candidates();
     if (best.empty()) throw std::runtime_error(run_dir + ": no finished candidates to export");
     if (static_cast<int>(best.size()) > top) best.resize(top);
     int rank = 1;

@@ -35,13 +35,10 @@ int run_fidelity(const Args& args) {
   if (sample < 2) throw UsageError("--sample must be at least 2", usage);
   const TrainConfig tc = load_train_config(config_file, sets);
   ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
-  std::vector<CandidateRecord> done;
-  for (auto& r : store.candidates())
-    if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) done.push_back(r);
+  const std::vector<CandidateRecord> done = store.ranked_candidates();
   if (static_cast<int>(done.size()) < sample)
     throw std::runtime_error(run_dir + ": has " + std::to_string(done.size()) + " finished candidates, fewer than --sample " +
                              std::to_string(sample));
-  std::stable_sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
   // Evenly spaced over the proxy ranking, best and worst included.
   std::vector<CandidateRecord> picked;
   for (int k = 0; k < sample; ++k)

@@ -123,10 +123,7 @@ int run_top(const Args& args) {
   if (!std::filesystem::exists(std::filesystem::path(run_dir) / "results.sqlite"))
     throw std::runtime_error(run_dir + ": not a campaign run directory (no results.sqlite)");
   ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
-  std::vector<CandidateRecord> best;
-  for (auto& r : store.candidates())
-    if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) best.push_back(r);
-  std::stable_sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+  std::vector<CandidateRecord> best = store.ranked_candidates();
   if (static_cast<int>(best.size()) > n) best.resize(n);
   if (json) {
     nlohmann::json out = nlohmann::json::array();

@@ -157,10 +157,7 @@ int run_train(const Args& args) {
   std::string arch_label = arch, hash;
   if (!from.empty()) {
     ResultsStore store(std::filesystem::path(from) / "results.sqlite");
-    std::vector<CandidateRecord> best;
-    for (auto& r : store.candidates())
-      if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) best.push_back(r);
-    std::stable_sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+    std::vector<CandidateRecord> best = store.ranked_candidates();
     if (static_cast<int>(best.size()) < rank)
       throw std::runtime_error(from + ": has " + std::to_string(best.size()) + " finished candidates, no rank " +
                                std::to_string(rank));

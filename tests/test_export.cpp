@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.h"
+#include "genotype_fixtures.h"
 #include "results/export.h"
 #include "trainer/executor.h"
 #include "trainer/optimizer.h"
@@ -19,24 +20,6 @@ namespace {
 bool python_has(const char* modules) {
   const std::string cmd = std::string("/usr/bin/python3 -c 'import ") + modules + "' >/dev/null 2>&1";
   return std::system(cmd.c_str()) == 0;
-}
-
-// Every op once per cell, a concat combine, explicit concat lists, the auxiliary head.
-cf::Genotype all_ops_genotype() {
-  cf::Genotype g;
-  g.name = "all_ops";
-  for (cf::Cell* cell : {&g.normal, &g.reduction}) {
-    for (int b = 0; b < 7; ++b) {
-      cf::Block block;
-      block.inputs = {b == 0 ? cf::kPrev : cf::block_state(b - 1), b % 2 ? cf::kPrevPrev : cf::kPrev};
-      const int k = cell == &g.normal ? 2 * b : (2 * b + 5) % 14;
-      block.ops = {cf::kOpTable[k].id, cf::kOpTable[k + 1 < 14 ? k + 1 : 0].id};
-      block.combine = b == 3 ? cf::Combine::concat : cf::Combine::add;
-      cell->blocks.push_back(block);
-    }
-  }
-  g.reduction.concat = std::vector<int>{cf::kPrevPrev, cf::block_state(6), cf::block_state(3)};
-  return g;
 }
 
 }  // namespace
@@ -53,7 +36,7 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
   spec.input = {2, 12, 12};
   spec.classes = 5;
   spec.aux_head = true;
-  for (const auto& genotype : {all_ops_genotype(), *cf::builtin_genotype("nasnet_a")}) {
+  for (const auto& genotype : {cf::test::all_ops_genotype(), *cf::builtin_genotype("nasnet_a")}) {
     DYNAMIC_SECTION(genotype.name) {
       const cf::Network net = cf::build_network(genotype, spec);
       const int batch = 4;

@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "genotype_fixtures.h"
 #include "gradient_checker.h"
 #include "reference_net.h"
 #include "trainer/executor.h"
@@ -147,20 +148,7 @@ TEST_CASE("depthwise kernels larger than 3x3 use cellforge's backward-weights ke
 
 TEST_CASE("a whole network with all 14 ops: forward and gradients", "[trainer][ops]") {
   omp_set_num_threads(2);
-  // B = 7 blocks: 14 op slots, every op exactly once per cell, one concat combine.
-  cf::Genotype g;
-  g.name = "all_ops";
-  for (cf::Cell* cell : {&g.normal, &g.reduction}) {
-    for (int b = 0; b < 7; ++b) {
-      cf::Block block;
-      block.inputs = {b == 0 ? cf::kPrev : cf::block_state(b - 1), b % 2 ? cf::kPrevPrev : cf::kPrev};
-      const int k = cell == &g.normal ? 2 * b : (2 * b + 5) % 14;
-      block.ops = {cf::kOpTable[k].id, cf::kOpTable[k + 1 < 14 ? k + 1 : 0].id};
-      block.combine = b == 3 ? cf::Combine::concat : cf::Combine::add;
-      cell->blocks.push_back(block);
-    }
-  }
-  g.reduction.concat = std::vector<int>{cf::kPrevPrev, cf::block_state(6), cf::block_state(3)};
+  const cf::Genotype g = cf::test::all_ops_genotype();
   std::set<cf::OpId> used;
   for (auto* cell : {&g.normal, &g.reduction})
     for (auto& b : cell->blocks) used.insert(b.ops.begin(), b.ops.end());
