@@ -253,3 +253,35 @@ TEST_CASE("docs/config.md documents every config key", "[campaign][config]") {
   }
   CHECK(rows > 30);
 }
+
+TEST_CASE("Ctrl-C stops a campaign cleanly after saving; resume finishes it", "[campaign][resume]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  write_file(dir / "c.ini", tiny_config(dir / "data", dir / "run", 12, 2));
+  const pid_t pid = spawn_cellforge({"search", (dir / "c.ini").string()});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto finished = [&] {
+    int n = 0;
+    for (const auto& row : candidate_rows(dir / "run")) n += row.find("|pending|") == std::string::npos;
+    return n;
+  };
+  while (std::chrono::steady_clock::now() < deadline &&
+         !(std::filesystem::exists(dir / "run" / "results.sqlite") && finished() >= 1))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 0) {
+    WARN("the campaign finished before the interrupt arrived");
+    return;
+  }
+  CHECK(WEXITSTATUS(status) == 130);
+  const auto st = run_cellforge("status " + (dir / "run").string());
+  CHECK(st.out.find("interrupted: stopped by") != std::string::npos);
+  CHECK(st.out.find("not running") != std::string::npos);
+  const auto r = run_cellforge("resume " + (dir / "run").string());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(candidate_rows(dir / "run").size() == 12);
+}
