@@ -50,19 +50,24 @@ inline std::string tiny_config(const std::filesystem::path& data, const std::fil
          "[budget]\ncandidates = " + std::to_string(candidates) + "\nworkers = " + std::to_string(workers) + "\n";
 }
 
-// id|hash|status|accuracy|params|reused_from|observed of every candidate.
-inline std::vector<std::string> candidate_rows(const std::filesystem::path& run) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2((run / "results.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return {};
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db,
-                     "SELECT id, hash, status, printf('%.17g', accuracy), params, reused_from, observed, "
-                     "failure_reason FROM candidates ORDER BY id",
-                     -1, &st, nullptr);
+// Rows of a query over results.sqlite, columns joined by '|'; none while the database is not there
+// yet (it is polled while a campaign starts).
+inline std::vector<std::string> query_rows(const std::filesystem::path& run, const char* sql) {
   std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2((run / "results.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return rows;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return rows;
+  }
   while (sqlite3_step(st) == SQLITE_ROW) {
     std::string row;
-    for (int c = 0; c < 8; ++c) {
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
       const auto* t = sqlite3_column_text(st, c);
       row += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
     }
@@ -71,6 +76,13 @@ inline std::vector<std::string> candidate_rows(const std::filesystem::path& run)
   sqlite3_finalize(st);
   sqlite3_close(db);
   return rows;
+}
+
+// id|hash|status|accuracy|params|reused_from|observed|failure_reason of every candidate.
+inline std::vector<std::string> candidate_rows(const std::filesystem::path& run) {
+  return query_rows(run,
+                    "SELECT id, hash, status, printf('%.17g', accuracy), params, reused_from, observed, "
+                    "failure_reason FROM candidates ORDER BY id");
 }
 
 }  // namespace cf::test

@@ -18,6 +18,7 @@
 #include "cli_helpers.h"
 
 using cf::test::candidate_rows;
+using cf::test::query_rows;
 using cf::test::TempDir;
 using cf::test::tiny_config;
 using cf::test::write_file;
@@ -33,34 +34,6 @@ TEST_CASE("MPI campaigns (skipped: built without MPI)", "[campaign][mpi]") {
 #else
 
 namespace {
-
-// Rows of a query over results.sqlite, columns joined by '|'; none while the database is not there
-// yet (it is polled while a campaign starts).
-std::vector<std::string> query_rows(const std::filesystem::path& run, const char* sql) {
-  std::vector<std::string> rows;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2((run / "results.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return rows;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return rows;
-  }
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    std::string row;
-    for (int c = 0; c < sqlite3_column_count(st); ++c) {
-      const auto* t = sqlite3_column_text(st, c);
-      row += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
-    }
-    rows.push_back(row);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return rows;
-}
 
 // id -> training time and finish time of every candidate trained so far: a candidate trained
 // again would get a new training time.
