@@ -145,6 +145,27 @@ struct Executor::Impl {
     add_primitive(list, dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, phase);
   }
 
+  // `src` in layout `want`: `src` itself when the layouts agree, otherwise a new buffer (scratch
+  // region `region` when >= 0) that a reorder step appended to each of `lists` fills.
+  memory in_layout(std::initializer_list<std::vector<Step>*> lists, const memory& src,
+                   const memory::desc& want, const std::string& phase, int region = -1) {
+    if (src.get_desc() == want) return src;
+    memory dst = region >= 0 ? scratch(region, want) : alloc(want);
+    for (auto* list : lists) add_reorder(*list, src, dst, false, phase);
+    return dst;
+  }
+
+  // Where a primitive that writes layout `want` should put a result that belongs in `dst`:
+  // `dst` itself when the layouts agree, otherwise a new buffer that a reorder step appended to
+  // `post` (run right after the primitive) copies into `dst`.
+  memory out_layout(std::vector<Step>& post, const memory& dst, const memory::desc& want,
+                    const std::string& phase) {
+    if (dst.get_desc() == want) return dst;
+    memory tmp = alloc(want);
+    add_reorder(post, tmp, dst, false, phase);
+    return tmp;
+  }
+
   // Adds steps that put `src` (a gradient for input `slot` of `layer`) into that tensor's diff:
   // written on the first contribution in backward order, accumulated afterwards.
   void deliver(std::vector<Step>& list, int layer, int slot, int target, const memory& src,
@@ -390,12 +411,8 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
         p.decay = true;
         p.aux = l.aux;
         // Source: reorder only when the producer's layout differs from the one conv wants.
-        memory conv_src = in(0).value;
-        if (fwd_pd.src_desc() != in(0).md) {
-          conv_src = m.alloc(fwd_pd.src_desc());
-          m.add_reorder(m.fwd_train, in(0).value, conv_src, false, "fwd reorder");
-          m.add_reorder(m.fwd_infer, in(0).value, conv_src, false, "fwd reorder");
-        }
+        const memory conv_src = m.in_layout({&m.fwd_train, &m.fwd_infer}, in(0).value,
+                                            fwd_pd.src_desc(), "fwd reorder");
         const std::string phase = conv_kind(l);
         for (auto* list : {&m.fwd_train, &m.fwd_infer})
           m.add_primitive(*list, dnnl::convolution_forward(fwd_pd), fwd_pd,
@@ -437,23 +454,19 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
                                "bwd_w " + phase});
         } else {
           implementations_.push_back(l.name + " bwd_weights: " + bwdw_impl);
-          memory bw_src = conv_src, bw_dd = out.diff, bw_dw = p.diff;
-          if (bwdw_pd.src_desc() != conv_src.get_desc()) {
-            bw_src = m.alloc(bwdw_pd.src_desc());
-            m.add_reorder(bwd_steps, conv_src, bw_src, false, "bwd reorder");
-          }
-          if (bwdw_pd.diff_dst_desc() != out.md) {
-            bw_dd = m.scratch(1, bwdw_pd.diff_dst_desc());
-            m.add_reorder(bwd_steps, out.diff, bw_dd, false, "bwd reorder");
-          }
-          const bool w_mismatch = bwdw_pd.diff_weights_desc() != p.value.get_desc();
-          if (w_mismatch) bw_dw = m.alloc(bwdw_pd.diff_weights_desc());
+          const memory bw_src =
+              m.in_layout({&bwd_steps}, conv_src, bwdw_pd.src_desc(), "bwd reorder");
+          const memory bw_dd =
+              m.in_layout({&bwd_steps}, out.diff, bwdw_pd.diff_dst_desc(), "bwd reorder", 1);
+          std::vector<Step> post;
+          const memory bw_dw =
+              m.out_layout(post, p.diff, bwdw_pd.diff_weights_desc(), "bwd reorder");
           m.add_primitive(bwd_steps, dnnl::convolution_backward_weights(bwdw_pd), bwdw_pd,
                           {{DNNL_ARG_SRC, bw_src},
                            {DNNL_ARG_DIFF_DST, bw_dd},
                            {DNNL_ARG_DIFF_WEIGHTS, bw_dw}},
                           "bwd_w " + phase);
-          if (w_mismatch) m.add_reorder(bwd_steps, bw_dw, p.diff, false, "bwd reorder");
+          for (auto& s : post) bwd_steps.push_back(std::move(s));
         }
         // Backward, data.
         if (src_grad) {
@@ -463,15 +476,10 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
                                                     pad_r),
               m.attr, eng, fwd_pd);
           note_impl(l, "bwd_data", bwdd_pd);
-          memory bd_w = p.value, bd_dd = out.diff;
-          if (bwdd_pd.weights_desc() != p.value.get_desc()) {
-            bd_w = m.alloc(bwdd_pd.weights_desc());
-            m.add_reorder(bwd_steps, p.value, bd_w, false, "bwd reorder");
-          }
-          if (bwdd_pd.diff_dst_desc() != out.md) {
-            bd_dd = m.scratch(1, bwdd_pd.diff_dst_desc());
-            m.add_reorder(bwd_steps, out.diff, bd_dd, false, "bwd reorder");
-          }
+          const memory bd_w =
+              m.in_layout({&bwd_steps}, p.value, bwdd_pd.weights_desc(), "bwd reorder");
+          const memory bd_dd =
+              m.in_layout({&bwd_steps}, out.diff, bwdd_pd.diff_dst_desc(), "bwd reorder", 1);
           std::vector<Step> post;
           memory target = m.grad_target(i, 0, src_layer, bwdd_pd.diff_src_desc(), post,
                                         "bwd accumulate");
@@ -869,12 +877,8 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
           p->layer = i;
           p->aux = l.aux;
         }
-        memory fc_src = in(0).value;
-        if (fwd_pd.src_desc() != in(0).md) {
-          fc_src = m.alloc(fwd_pd.src_desc());
-          m.add_reorder(m.fwd_train, in(0).value, fc_src, false, "fwd reorder");
-          m.add_reorder(m.fwd_infer, in(0).value, fc_src, false, "fwd reorder");
-        }
+        const memory fc_src = m.in_layout({&m.fwd_train, &m.fwd_infer}, in(0).value,
+                                          fwd_pd.src_desc(), "fwd reorder");
         for (auto* list : {&m.fwd_train, &m.fwd_infer})
           m.add_primitive(*list, dnnl::inner_product_forward(fwd_pd), fwd_pd,
                           {{DNNL_ARG_SRC, fc_src},
@@ -885,29 +889,23 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
         dnnl::inner_product_backward_weights::primitive_desc bwdw_pd(
             dnnl::inner_product_backward_weights::desc(src_any, w_any, bias_md, dst_md), m.attr,
             eng, fwd_pd);
-        memory bw_src = fc_src, bw_dw = w.diff;
-        if (bwdw_pd.src_desc() != fc_src.get_desc()) {
-          bw_src = m.alloc(bwdw_pd.src_desc());
-          m.add_reorder(bwd_steps, fc_src, bw_src, false, "bwd reorder");
-        }
-        const bool w_mismatch = bwdw_pd.diff_weights_desc() != w.value.get_desc();
-        if (w_mismatch) bw_dw = m.alloc(bwdw_pd.diff_weights_desc());
+        const memory bw_src = m.in_layout({&bwd_steps}, fc_src, bwdw_pd.src_desc(), "bwd reorder");
+        std::vector<Step> post_w;
+        const memory bw_dw =
+            m.out_layout(post_w, w.diff, bwdw_pd.diff_weights_desc(), "bwd reorder");
         m.add_primitive(bwd_steps, dnnl::inner_product_backward_weights(bwdw_pd), bwdw_pd,
                         {{DNNL_ARG_SRC, bw_src},
                          {DNNL_ARG_DIFF_DST, out.diff},
                          {DNNL_ARG_DIFF_WEIGHTS, bw_dw},
                          {DNNL_ARG_DIFF_BIAS, b.diff}},
                         "bwd_w fully_connected");
-        if (w_mismatch) m.add_reorder(bwd_steps, bw_dw, w.diff, false, "bwd reorder");
+        for (auto& s : post_w) bwd_steps.push_back(std::move(s));
         if (src_grad) {
           dnnl::inner_product_backward_data::primitive_desc bwdd_pd(
               dnnl::inner_product_backward_data::desc(src_any, w_any, dst_md), m.attr, eng,
               fwd_pd);
-          memory bd_w = w.value;
-          if (bwdd_pd.weights_desc() != w.value.get_desc()) {
-            bd_w = m.alloc(bwdd_pd.weights_desc());
-            m.add_reorder(bwd_steps, w.value, bd_w, false, "bwd reorder");
-          }
+          const memory bd_w =
+              m.in_layout({&bwd_steps}, w.value, bwdd_pd.weights_desc(), "bwd reorder");
           std::vector<Step> post;
           memory target = m.grad_target(i, 0, src_layer, bwdd_pd.diff_src_desc(), post,
                                         "bwd accumulate");
