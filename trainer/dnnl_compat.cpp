@@ -26,6 +26,8 @@ bool batch_outermost(const dnnl::memory::desc& md) {
   const auto& b = d.format_desc.blocking;
   for (int i = 0; i < b.inner_nblks; ++i)
     if (b.inner_idxs[i] == 0) return false;
+  // One image: its stride is meaningless (oneDNN may report any value for a dimension of size 1).
+  if (d.dims[0] == 1) return d.offset0 == 0;
   const int64_t per_image = static_cast<int64_t>(md.get_size() / sizeof(float)) / d.dims[0];
   return b.strides[0] == per_image && d.offset0 == 0;
 }
