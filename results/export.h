@@ -12,20 +12,34 @@
 
 namespace cf {
 
+// How training turned raw pixels p (0..255) into the network's input, per input channel:
+// x = p * (1 / (255 * stddev)) - mean / stddev (float arithmetic, as trainer/data.cpp does it).
+// Empty when unknown (an architecture exported without its training run).
+struct InputNormalisation {
+  std::vector<float> mean, stddev;
+};
+
 // Python source of a module class `class_name` (constructor without arguments) that builds
-// exactly `network`, plus `load_cellforge_weights(model, path)` reading a cellforge weights file.
+// exactly `network`, plus `load_cellforge_weights(model, path)` reading a cellforge weights file
+// and `normalise(pixels)` turning raw pixels into the network's input (when `norm` is known).
 // Needs only torch.
 std::string pytorch_module_source(const Network& network, const std::string& class_name,
-                                  const std::string& description);
+                                  const std::string& description,
+                                  const InputNormalisation& norm = {});
 
 // Every tensor of a trained network by cellforge name ("<layer>.weights", ".bias", ".scale",
 // ".shift", ".running_mean", ".running_var"), each in its plain layout.
 using TensorMap = std::map<std::string, std::vector<float>>;
 
 // Writes an ONNX model (opset 13) of the network for inference: input "images" (N x C x H x W,
-// dynamic batch), output "logits" (N x classes). Throws std::runtime_error naming the file.
+// dynamic batch), output "logits" (N x classes); a known normalisation is recorded in the model's
+// metadata ("input_mean", "input_std": comma-separated, per channel, pixels in [0, 1]). Throws
+// std::runtime_error naming the file.
 void write_onnx(const Network& network, const TensorMap& tensors, const std::string& model_name,
-                const std::filesystem::path& file);
+                const std::filesystem::path& file, const InputNormalisation& norm = {});
+
+// Floats joined by `separator`, each printed so that it reads back as the same float32.
+std::string float_text(const std::vector<float>& values, const std::string& separator);
 
 // Python-safe module key of a layer name ("cell0.b1.left" -> "cell0__b1__left").
 std::string module_key(const std::string& layer_name);

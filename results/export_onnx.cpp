@@ -93,8 +93,18 @@ void set_value_info(onnx::ValueInfoProto* v, const std::string& name, std::initi
 }  // namespace
 
 void write_onnx(const Network& net, const TensorMap& tensors, const std::string& model_name,
-                const std::filesystem::path& file) {
+                const std::filesystem::path& file, const InputNormalisation& norm) {
   onnx::ModelProto model;
+  if (!norm.mean.empty()) {
+    for (const auto& [key, values] :
+         {std::pair{"input_mean", &norm.mean}, std::pair{"input_std", &norm.stddev}}) {
+      auto* prop = model.add_metadata_props();
+      prop->set_key(key);
+      prop->set_value(float_text(*values, ","));
+    }
+    model.set_doc_string(
+        "input: (pixels / 255 - input_mean) / input_std per channel, as in training");
+  }
   model.set_ir_version(7);
   model.set_producer_name("cellforge");
   model.set_producer_version(CELLFORGE_VERSION);

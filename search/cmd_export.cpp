@@ -1,5 +1,6 @@
 // cellforge export: genotype JSON, Graphviz DOT/SVG, a PyTorch module and an ONNX model of the
-// best candidates of a campaign or of one architecture file.
+// best candidates of a campaign, of a trained network's directory (what `train --out` or
+// `train --from` wrote) or of one architecture file.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "results/store.h"
 #include "search/campaign.h"
 #include "search/cli_common.h"
+#include "search/config.h"
 #include "trainer/data.h"
 #include "trainer/executor.h"
 #include "trainer/weights.h"
@@ -39,24 +41,39 @@ TensorMap read_tensors(const Executor& ex) {
   return tensors;
 }
 
+std::string shape_text(const Shape& s) {
+  return std::to_string(s.h) + "x" + std::to_string(s.w) + "x" + std::to_string(s.c);
+}
+
+// A directory written by `cellforge train --out` / `--from`: genotype, training config, weights.
+bool is_trained_dir(const std::filesystem::path& dir) {
+  return !std::filesystem::exists(dir / "results.sqlite") &&
+         std::filesystem::exists(dir / "genotype.json");
+}
+
 }  // namespace
 
 int run_export(const Args& args) {
   const std::string usage_line =
-      "cellforge export RUN_DIR|--arch FILE --format json,dot,svg,pytorch,onnx [--top K] "
-      "[--weights FILE] [stacking options] -o DIR";
+      "cellforge export RUN_DIR|TRAINED_DIR|--arch FILE --format json,dot,svg,pytorch,onnx "
+      "[--top K] [--weights FILE] [stacking options] -o DIR";
   std::string run_dir, arch, formats = "json,dot,svg,pytorch,onnx", weights, output;
   int top = 1;
   uint64_t seed = 0;
   StackingOptions stacking;
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "campaign run directory")(
-      "arch", po::value(&arch), "built-in name or genotype JSON file (instead of RUN_DIR)")(
-      "format", po::value(&formats)->default_value(formats), "comma-separated: json, dot, svg, pytorch, onnx")(
-      "top", po::value(&top)->default_value(top), "export the K best candidates of RUN_DIR")(
-      "weights", po::value(&weights), "trained weights (cellforge weights file) for pytorch/onnx")(
-      "seed", po::value(&seed)->default_value(seed), "seed of fresh weights when --weights is absent")(
-      "output,o", po::value(&output), "output directory");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("run-dir", po::value(&run_dir), "campaign run directory, or a trained network's directory "
+       "(train --out / --from): its genotype, stacking (config.ini) and weights.bin")
+      ("arch", po::value(&arch), "built-in name or genotype JSON file (instead of RUN_DIR)")
+      ("format", po::value(&formats)->default_value(formats), "comma-separated: json, dot, svg, pytorch, onnx")
+      ("top", po::value(&top)->default_value(top), "export the K best candidates of RUN_DIR")
+      ("weights", po::value(&weights), "trained weights (cellforge weights file) for pytorch/onnx")
+      ("seed", po::value(&seed)->default_value(seed), "seed of fresh weights when --weights is absent")
+      ("output,o", po::value(&output), "output directory");
+  // clang-format on
   add_stacking_options(options, stacking);
   po::positional_options_description positional;
   positional.add("run-dir", 1);
@@ -77,9 +94,37 @@ int run_export(const Args& args) {
     }
   }
 
+  // Stacking defaults that explicit options override.
+  auto set_default = [&](const char* name, auto& field, auto value) {
+    if (vm[name].defaulted()) field = value;
+  };
   // What to export: (file stem, genotype).
   std::vector<std::pair<std::string, Genotype>> archs;
-  if (!arch.empty()) {
+  InputNormalisation norm;  // known only for a trained directory
+  if (!run_dir.empty() && is_trained_dir(run_dir)) {
+    const std::filesystem::path dir = run_dir;
+    Genotype g = resolve_genotype((dir / "genotype.json").string());
+    if (std::filesystem::exists(dir / "config.ini")) {
+      const TrainConfig tc = load_train_config(dir / "config.ini");
+      set_default("cells-per-stack", stacking.cells_per_stack, tc.network.cells_per_stack);
+      set_default("filters", stacking.filters, tc.network.filters);
+      set_default("stem", stacking.stem, std::string(stem_name(tc.network.stem)));
+      set_default("stem-multiplier", stacking.stem_multiplier, tc.network.stem_multiplier);
+      if (vm["aux-head"].defaulted()) stacking.aux_head = tc.network.aux_head;
+      // The training split, loaded as training loaded it: its shape, and the statistics that
+      // normalised the network's inputs.
+      DataOptions d = tc.data;
+      d.load_test = false;
+      const DataSplits data = load_dataset(d);
+      set_default("input", stacking.input, shape_text(data.train.shape));
+      set_default("classes", stacking.classes, data.train.classes);
+      norm = {data.mean, data.stddev};
+    }
+    if (weights.empty() && std::filesystem::exists(dir / "weights.bin"))
+      weights = (dir / "weights.bin").string();
+    std::string stem = g.name.empty() ? dir.filename().string() : g.name;
+    archs.emplace_back(stem, std::move(g));
+  } else if (!arch.empty()) {
     Genotype g = resolve_genotype(arch);
     std::string stem = g.name.empty() ? std::filesystem::path(arch).stem().string() : g.name;
     archs.emplace_back(stem, std::move(g));
@@ -88,9 +133,6 @@ int run_export(const Args& args) {
     if (config.space_type != "nasnet")
       throw std::runtime_error(run_dir + ": only NASNet-space campaigns can be exported");
     // Stacking defaults come from the campaign's proxy network and dataset.
-    auto set_default = [&](const char* name, auto& field, auto value) {
-      if (vm[name].defaulted()) field = value;
-    };
     set_default("cells-per-stack", stacking.cells_per_stack, config.cells_per_stack);
     set_default("filters", stacking.filters, config.filters);
     set_default("stem", stacking.stem, config.stem);
@@ -99,12 +141,10 @@ int run_export(const Args& args) {
       DataOptions d;
       d.dir = config.data_dir;
       d.format = *parse_dataset_format(config.data_format);
-      d.valid_images = 1;
+      d.valid_images = 1;  // the shape is all that is needed
       d.train_images = 1;
       const DataSplits data = load_dataset(d);
-      set_default("input", stacking.input,
-                  std::to_string(data.train.shape.h) + "x" + std::to_string(data.train.shape.w) + "x" +
-                      std::to_string(data.train.shape.c));
+      set_default("input", stacking.input, shape_text(data.train.shape));
       set_default("classes", stacking.classes, data.train.classes);
     }
     ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
@@ -154,13 +194,14 @@ int run_export(const Args& args) {
                                         std::to_string(spec.input.h) + "x" + std::to_string(spec.input.w) + "x" +
                                         std::to_string(spec.input.c) + ", " + std::to_string(spec.classes) +
                                         " classes, " + std::to_string(network.params()) + " parameters.";
-        write_text(out_dir / (stem + ".py"), pytorch_module_source(network, "CellforgeNet", description));
+        write_text(out_dir / (stem + ".py"),
+                   pytorch_module_source(network, "CellforgeNet", description, norm));
         save_weights(ex, out_dir / (stem + ".weights.bin"));
         written.push_back(stem + ".py");
         written.push_back(stem + ".weights.bin");
       }
       if (wanted.count("onnx")) {
-        write_onnx(network, read_tensors(ex), stem, out_dir / (stem + ".onnx"));
+        write_onnx(network, read_tensors(ex), stem, out_dir / (stem + ".onnx"), norm);
         written.push_back(stem + ".onnx");
       }
     }

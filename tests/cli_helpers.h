@@ -1,5 +1,5 @@
 #pragma once
-// Runs the cellforge binary and captures its exit code and output.
+// Runs the cellforge binary (or any shell command) and captures its exit code and output.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +17,8 @@ struct RunResult {
   std::string out;  // stdout and stderr, interleaved
 };
 
-#ifdef CF_BINARY  // defined for test_cli* executables, which depend on the cellforge binary
-inline RunResult run_cellforge(const std::string& args) {
-  const std::string cmd = std::string(CF_BINARY) + " " + args + " 2>&1";
+inline RunResult run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   RunResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -30,7 +29,17 @@ inline RunResult run_cellforge(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
+
+#ifdef CF_BINARY  // defined for test_cli* executables, which depend on the cellforge binary
+inline RunResult run_cellforge(const std::string& args) {
+  return run_command(std::string(CF_BINARY) + " " + args);
+}
 #endif
+
+// Whether Debian's /usr/bin/python3 imports `modules` ("torch, numpy").
+inline bool python_has(const std::string& modules) {
+  return run_command("/usr/bin/python3 -c 'import " + modules + "'").exit_code == 0;
+}
 
 // A fresh temporary directory, removed at scope exit.
 class TempDir {

@@ -1,5 +1,6 @@
 // Transfer training from a campaign with a training config: per-epoch checkpoints, an interrupted
-// run resumed to exactly the weights of an uninterrupted one, the result recorded in the run.
+// run resumed to exactly the weights of an uninterrupted one, the result recorded in the run; the
+// trained directory exported and scored again outside cellforge (PyTorch, OpenCV on ONNX).
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -43,6 +45,45 @@ TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[tra
   CHECK(result["params"].get<int64_t>() > 0);
   const auto status = run_cellforge("status " + (dir / "run").string());
   CHECK(status.out.find("transfer: rank1_") != std::string::npos);
+
+  // Exporting the trained directory takes its genotype, stacking (1@..., F = 4, aux head, the
+  // dataset's input) and weights without any option.
+  const auto exported = run_cellforge("export " + (dir / "a").string() +
+                                      " --format json,pytorch,onnx -o " + (dir / "x").string());
+  INFO(exported.out);
+  REQUIRE(exported.exit_code == 0);
+  CHECK(exported.out.find(result["notation"].get<std::string>()) != std::string::npos);
+  CHECK(exported.out.find(std::to_string(result["params"].get<int64_t>()) + " params") !=
+        std::string::npos);
+  const std::string name = result["hash"].get<std::string>();
+  CHECK(read_all(dir / "x" / ("rank1_" + name + ".weights.bin")) ==
+        read_all(dir / "a" / "weights.bin"));
+  CHECK(std::filesystem::exists(dir / "x" / ("rank1_" + name + ".py")));
+  // The exported module with its own normalise(), run by plain PyTorch on the raw test images,
+  // and the ONNX model with its metadata's normalisation, run by OpenCV, score what cellforge
+  // measured (at most one image may flip on a near-tie of two logits).
+  if (cf::test::python_has("torch, numpy, onnx, cv2")) {
+    const std::string stem = (dir / "x" / ("rank1_" + name)).string();
+    const auto py = cf::test::run_command("/usr/bin/python3 " + std::string(CF_SOURCE_DIR) +
+                                          "/scripts/exported_accuracy.py " + stem + ".py " + stem +
+                                          ".weights.bin " + (dir / "data").string() + " " + stem +
+                                          ".onnx");
+    INFO(py.out);
+    REQUIRE(py.exit_code == 0);
+    const auto j = nlohmann::json::parse(py.out.substr(py.out.rfind('{')));
+    CHECK(j["images"].get<int>() == 256);
+    const double expected = result["test_accuracy"].get<double>();
+    CHECK(std::abs(j["accuracy"].get<double>() - expected) <= 1.0 / 256 + 1e-9);
+    CHECK(std::abs(j["onnx_accuracy"].get<double>() - expected) <= 1.0 / 256 + 1e-9);
+  } else {
+    WARN("skipped the exported-accuracy check: /usr/bin/python3 lacks torch, onnx or cv2");
+  }
+  // Stacking options still override; weights of another network are refused by name.
+  const auto wrong = run_cellforge("export " + (dir / "a").string() +
+                                   " --filters 8 --format pytorch -o " + (dir / "y").string());
+  INFO(wrong.out);
+  CHECK(wrong.exit_code != 0);
+  CHECK(wrong.out.find("weights") != std::string::npos);
 
   // Interrupt a second run after its first checkpoint, then resume it.
   const pid_t pid = fork();

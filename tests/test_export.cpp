@@ -15,17 +15,8 @@
 #include "trainer/optimizer.h"
 #include "trainer/weights.h"
 
-namespace {
-
-bool python_has(const char* modules) {
-  const std::string cmd = std::string("/usr/bin/python3 -c 'import ") + modules + "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
-}  // namespace
-
 TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
-  if (!python_has("torch, onnx, cv2, numpy")) {
+  if (!cf::test::python_has("torch, onnx, cv2, numpy")) {
     WARN("skipped: /usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, python3-onnx, python3-opencv)");
     return;
   }
@@ -78,21 +69,17 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
           .write(reinterpret_cast<const char*>(images.data()), static_cast<std::streamsize>(images.size() * 4));
       std::ofstream(dir / "logits.bin", std::ios::binary)
           .write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * 4));
-      const std::string cmd = "/usr/bin/python3 " + std::string(CF_SOURCE_DIR) + "/tests/export_roundtrip.py " +
-                              (dir / "net.py").string() + " " + (dir / "w.bin").string() + " " +
-                              (dir / "net.onnx").string() + " " + (dir / "images.bin").string() + " " +
-                              (dir / "logits.bin").string() + " " + std::to_string(batch) + "," +
-                              std::to_string(spec.input.c) + "," + std::to_string(spec.input.h) + "," +
-                              std::to_string(spec.input.w) + " 2>&1";
-      std::string output;
-      FILE* pipe = popen(cmd.c_str(), "r");
-      REQUIRE(pipe);
-      char buf[4096];
-      size_t n;
-      while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-      const int status = pclose(pipe);
+      const std::string cmd = "/usr/bin/python3 " + std::string(CF_SOURCE_DIR) +
+                              "/tests/export_roundtrip.py " + (dir / "net.py").string() + " " +
+                              (dir / "w.bin").string() + " " + (dir / "net.onnx").string() + " " +
+                              (dir / "images.bin").string() + " " + (dir / "logits.bin").string() +
+                              " " + std::to_string(batch) + "," + std::to_string(spec.input.c) +
+                              "," + std::to_string(spec.input.h) + "," +
+                              std::to_string(spec.input.w);
+      const auto run = cf::test::run_command(cmd);
+      const std::string& output = run.out;
       INFO(output);
-      REQUIRE(status == 0);
+      REQUIRE(run.exit_code == 0);
       const auto j = nlohmann::json::parse(output.substr(output.rfind('{')));
       CHECK(j["torch_params"].get<int64_t>() == net.params());
       CHECK(j["torch_max_diff"].get<double>() <= 1e-4);
