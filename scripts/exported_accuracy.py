@@ -66,7 +66,7 @@ def main():
     correct = 0
     with torch.no_grad():
         for start in range(0, len(labels), 256):
-            pixels = torch.from_numpy(np.ascontiguousarray(images[start : start + 256]))
+            pixels = torch.from_numpy(np.array(images[start : start + 256]))  # a writable copy
             logits = model(mod.normalise(pixels))
             correct += int((logits.argmax(1).numpy() == labels[start : start + 256]).sum())
     out = {"images": int(len(labels)), "correct": correct, "accuracy": correct / len(labels)}
