@@ -82,8 +82,7 @@ TEST_CASE("draw writes DOT (and SVG when Graphviz is installed)", "[cli]") {
   const auto r = run_cellforge("draw --arch nasnet_a -o " + dot.string());
   REQUIRE(r.exit_code == 0);
   REQUIRE(std::filesystem::exists(dot));
-  std::ifstream in(dot);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = cf::test::read_file(dot);
   CHECK(text.find("cluster_normal") != std::string::npos);
   CHECK(text.find("cluster_reduction") != std::string::npos);
   CHECK(text.find("sep_conv_7x7") != std::string::npos);

@@ -240,8 +240,7 @@ TEST_CASE("top lists the best candidates; duplicates reuse stored results", "[ca
 TEST_CASE("docs/config.md documents every config key", "[campaign][config]") {
   const auto help = run_cellforge("search --help-config");
   REQUIRE(help.exit_code == 0);
-  std::ifstream in(std::string(CF_SOURCE_DIR) + "/docs/config.md");
-  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string doc = cf::test::read_file(std::string(CF_SOURCE_DIR) + "/docs/config.md");
   std::stringstream lines(help.out);
   std::string line;
   int rows = 0;

@@ -19,6 +19,7 @@
 
 using cf::test::candidate_rows;
 using cf::test::query_rows;
+using cf::test::read_file;
 using cf::test::TempDir;
 using cf::test::tiny_config;
 using cf::test::write_file;
@@ -95,20 +96,15 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
   return args;
 }
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // The pid of the cellforge process that is MPI rank `rank` and has `marker` in its command line.
 pid_t find_rank(int rank, const std::string& marker) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = read_text(entry.path() / "cmdline");
+    std::string cmdline = read_file(entry.path() / "cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     if (cmdline.find(CF_BINARY) == std::string::npos || cmdline.find(marker) == std::string::npos) continue;
-    const std::string environ = read_text(entry.path() / "environ");
+    const std::string environ = read_file(entry.path() / "environ");
     if (environ.find(std::string("OMPI_COMM_WORLD_RANK=") + std::to_string(rank) + '\0') != std::string::npos)
       return std::stoi(name);
   }
@@ -123,7 +119,7 @@ int kill_rank_after(const std::vector<std::string>& args, const std::filesystem:
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (waitpid(mpirun, nullptr, WNOHANG) != 0) FAIL("mpirun ended before a rank was killed:\n" << read_text(log));
+    if (waitpid(mpirun, nullptr, WNOHANG) != 0) FAIL("mpirun ended before a rank was killed:\n" << read_file(log));
     if (static_cast<int>(trained_rows(run_dir).size()) < finished) continue;
     const pid_t victim = find_rank(rank, marker);
     if (victim <= 0) {
@@ -155,7 +151,7 @@ TEST_CASE("mpirun -np 3 gives the results of 2 local workers including a crash",
   unsetenv("CELLFORGE_FAULT");
   INFO("local: " << std::chrono::duration<double>(t1 - t0).count() << " s, mpirun: "
                  << std::chrono::duration<double>(t2 - t1).count() << " s\n"
-                 << read_text(dir / "mpi.out"));
+                 << read_file(dir / "mpi.out"));
   REQUIRE(local == 0);
   REQUIRE(mpi == 0);
   const auto expected = candidate_rows(dir / "run_local");
@@ -164,11 +160,11 @@ TEST_CASE("mpirun -np 3 gives the results of 2 local workers including a crash",
   CHECK(expected[2].find("|failed|") != std::string::npos);
   CHECK(expected[2].find("worker killed by signal 6") != std::string::npos);
 
-  const std::string output = read_text(dir / "mpi.out");
+  const std::string output = read_file(dir / "mpi.out");
   CHECK(output.find("budget.workers = 1 replaced by 2, the number of MPI worker ranks") != std::string::npos);
-  CHECK(read_text(dir / "run_mpi" / "campaign.log").find("MPI: 2 worker rank(s) train the candidates, 1 thread(s) each") !=
+  CHECK(read_file(dir / "run_mpi" / "campaign.log").find("MPI: 2 worker rank(s) train the candidates, 1 thread(s) each") !=
         std::string::npos);
-  CHECK(read_text(dir / "run_mpi" / "config.ini").find("workers = 2\n") != std::string::npos);
+  CHECK(read_file(dir / "run_mpi" / "config.ini").find("workers = 2\n") != std::string::npos);
 }
 
 TEST_CASE("a killed MPI rank loses no finished work when resumed with or without MPI", "[campaign][mpi][resume]") {
@@ -196,7 +192,7 @@ TEST_CASE("a killed MPI rank loses no finished work when resumed with or without
                                      dir / "mpi.out");
   CHECK(second != 0);
   const auto trained_between = trained_rows(dir / "run_mpi");
-  INFO(read_text(dir / "mpi.out"));
+  INFO(read_file(dir / "mpi.out"));
   REQUIRE(run({CF_BINARY, "resume", run_dir}, dir / "resume.out") == 0);
 
   CHECK(candidate_rows(dir / "run_mpi") == expected);

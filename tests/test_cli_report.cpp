@@ -17,8 +17,7 @@ TEST_CASE("the campaign report loads in a browser and shows its charts", "[repor
   const auto r = run_cellforge("report " + (dir / "run").string() + " -o " + (dir / "report.html").string());
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
-  std::ifstream in(dir / "report.html");
-  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string html = cf::test::read_file(dir / "report.html");
   for (const char* part : {"id=\"chart-best\"", "id=\"chart-params\"", "id=\"chart-macs\"", "id=\"top\"",
                            "id=\"status\"", "Pareto"})
     CHECK(html.find(part) != std::string::npos);
@@ -34,9 +33,8 @@ TEST_CASE("the campaign report loads in a browser and shows its charts", "[repor
                           (dir / "report.html").string() + " > " + (dir / "dom.html").string() + " 2> " +
                           (dir / "chromium.log").string();
   REQUIRE(std::system(cmd.c_str()) == 0);
-  std::ifstream dom_in(dir / "dom.html"), log_in(dir / "chromium.log");
-  const std::string dom((std::istreambuf_iterator<char>(dom_in)), std::istreambuf_iterator<char>());
-  const std::string log((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
+  const std::string dom = cf::test::read_file(dir / "dom.html");
+  const std::string log = cf::test::read_file(dir / "chromium.log");
   INFO(log.substr(0, 2000));
   CHECK(dom.find("data-ready=\"yes\"") != std::string::npos);  // the page's script ran
   CHECK(dom.find("data-charts=\"3\"") != std::string::npos);

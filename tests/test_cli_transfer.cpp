@@ -18,14 +18,8 @@
 #include "campaign_fixtures.h"
 #include "cli_helpers.h"
 
+using cf::test::read_file;
 using cf::test::run_cellforge;
-
-namespace {
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-}  // namespace
 
 TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[transfer]") {
   cf::test::TempDir dir;
@@ -40,7 +34,7 @@ TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[tra
   const auto full = run_cellforge(base + " --out " + (dir / "a").string());
   INFO(full.out);
   REQUIRE(full.exit_code == 0);
-  const auto result = nlohmann::json::parse(read_all(dir / "a" / "result.json"));
+  const auto result = nlohmann::json::parse(read_file(dir / "a" / "result.json"));
   CHECK(result["test_accuracy"].get<double>() > 0.25);  // chance is 0.25
   CHECK(result["params"].get<int64_t>() > 0);
   const auto status = run_cellforge("status " + (dir / "run").string());
@@ -56,8 +50,8 @@ TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[tra
   CHECK(exported.out.find(std::to_string(result["params"].get<int64_t>()) + " params") !=
         std::string::npos);
   const std::string name = result["hash"].get<std::string>();
-  CHECK(read_all(dir / "x" / ("rank1_" + name + ".weights.bin")) ==
-        read_all(dir / "a" / "weights.bin"));
+  CHECK(read_file(dir / "x" / ("rank1_" + name + ".weights.bin")) ==
+        read_file(dir / "a" / "weights.bin"));
   CHECK(std::filesystem::exists(dir / "x" / ("rank1_" + name + ".py")));
   // The exported module with its own normalise(), run by plain PyTorch on the raw test images,
   // and the ONNX model with its metadata's normalisation, run by OpenCV, score what cellforge
@@ -110,7 +104,7 @@ TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[tra
   INFO(resumed.out);
   REQUIRE(resumed.exit_code == 0);
   CHECK(resumed.out.find("resuming after epoch") != std::string::npos);
-  CHECK(read_all(dir / "b" / "weights.bin") == read_all(dir / "a" / "weights.bin"));
-  const auto result_b = nlohmann::json::parse(read_all(dir / "b" / "result.json"));
+  CHECK(read_file(dir / "b" / "weights.bin") == read_file(dir / "a" / "weights.bin"));
+  const auto result_b = nlohmann::json::parse(read_file(dir / "b" / "result.json"));
   CHECK(result_b["test_accuracy"] == result["test_accuracy"]);
 }
