@@ -1,11 +1,20 @@
 #include "results/draw.h"
 
+#include "results/escape.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <stdexcept>
+
+#include "space/file_io.h"
 
 namespace cf {
 
@@ -41,7 +50,7 @@ void draw_cell(std::string& dot, const Cell& cell, const std::string& cname) {
 }  // namespace
 
 std::string genotype_dot(const Genotype& genotype) {
-  std::string dot = "digraph \"" + (genotype.name.empty() ? std::string("genotype") : genotype.name) +
+  std::string dot = "digraph \"" + dot_quoted_text(genotype.name.empty() ? std::string("genotype") : genotype.name) +
                     "\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n";
   draw_cell(dot, genotype.normal, "normal");
   draw_cell(dot, genotype.reduction, "reduction");
@@ -49,38 +58,121 @@ std::string genotype_dot(const Genotype& genotype) {
   return dot;
 }
 
-std::string dot_to_svg(const std::string& dot) {
-  if (std::system("command -v dot >/dev/null 2>&1") != 0) return "";
-  char dot_file[] = "/tmp/cellforge-dot-XXXXXX";
-  const int fd = mkstemp(dot_file);
-  if (fd < 0) return "";
-  close(fd);
-  const std::string svg_file = std::string(dot_file) + ".svg";
-  std::ofstream(dot_file) << dot;
-  std::string svg;
-  if (std::system(("dot -Tsvg '" + std::string(dot_file) + "' -o '" + svg_file + "' 2>/dev/null").c_str()) == 0) {
-    std::ifstream in(svg_file);
-    svg.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+namespace {
+
+bool graphviz_available() {
+  const char* path = std::getenv("PATH");
+  if (!path) return false;
+  std::string dirs = path;
+  size_t begin = 0;
+  while (begin <= dirs.size()) {
+    const size_t end = std::min(dirs.find(':', begin), dirs.size());
+    const std::string dir = dirs.substr(begin, end - begin);
+    if (!dir.empty() && access((dir + "/dot").c_str(), X_OK) == 0) return true;
+    begin = end + 1;
   }
-  std::remove(dot_file);
-  std::remove(svg_file.c_str());
+  return false;
+}
+
+// Runs `dot -Tsvg` with the DOT text on stdin (no shell, no temporary files); the SVG text, or
+// empty with `error` set.
+std::string run_dot(const std::string& dot, std::string& error) {
+  int to_child[2], from_child[2], err_child[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0) return error = "cannot create a pipe", "";
+  if (pipe2(from_child, O_CLOEXEC) != 0) {
+    close(to_child[0]), close(to_child[1]);
+    return error = "cannot create a pipe", "";
+  }
+  if (pipe2(err_child, O_CLOEXEC) != 0) {
+    close(to_child[0]), close(to_child[1]), close(from_child[0]), close(from_child[1]);
+    return error = "cannot create a pipe", "";
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_child[1], 2);
+  char arg0[] = "dot", arg1[] = "-Tsvg";
+  char* argv[] = {arg0, arg1, nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, "dot", &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(to_child[0]), close(from_child[1]), close(err_child[1]);
+  if (rc != 0) {
+    close(to_child[1]), close(from_child[0]), close(err_child[0]);
+    return error = "cannot run Graphviz's dot", "";
+  }
+  // Feed stdin and drain stdout/stderr together so that neither side blocks on a full pipe.
+  std::string svg, err;
+  size_t written = 0;
+  bool in_open = true, out_open = true, err_open = true;
+  // dot may exit before reading all its input: a write then fails with EPIPE, not a signal.
+  struct sigaction ignore {}, old_pipe {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old_pipe);
+  while (out_open || err_open) {
+    pollfd fds[3];
+    int n = 0;
+    if (in_open) fds[n++] = {to_child[1], POLLOUT, 0};
+    if (out_open) fds[n++] = {from_child[0], POLLIN, 0};
+    if (err_open) fds[n++] = {err_child[0], POLLIN, 0};
+    if (poll(fds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (!fds[i].revents) continue;
+      char buf[65536];
+      if (fds[i].fd == to_child[1]) {
+        const ssize_t k = write(to_child[1], dot.data() + written, dot.size() - written);
+        if (k > 0) written += static_cast<size_t>(k);
+        if (k < 0 || written == dot.size()) close(to_child[1]), in_open = false;
+      } else {
+        const ssize_t k = read(fds[i].fd, buf, sizeof buf);
+        if (k > 0) (fds[i].fd == from_child[0] ? svg : err).append(buf, static_cast<size_t>(k));
+        else if (fds[i].fd == from_child[0]) close(from_child[0]), out_open = false;
+        else close(err_child[0]), err_open = false;
+      }
+    }
+  }
+  if (in_open) close(to_child[1]);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const auto eol = err.find('\n');
+    error = "Graphviz's dot failed" + (err.empty() ? std::string() : ": " + err.substr(0, eol));
+    return "";
+  }
   return svg;
 }
 
-std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& dot_path) {
-  {
-    std::ofstream out(dot_path);
-    if (!out) throw std::runtime_error(dot_path.string() + ": cannot write file");
-    out << genotype_dot(genotype);
-    if (!out) throw std::runtime_error(dot_path.string() + ": write failed");
+}  // namespace
+
+std::string dot_to_svg(const std::string& dot) {
+  if (!graphviz_available()) return "";
+  std::string error;
+  return run_dot(dot, error);
+}
+
+std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& path) {
+  const std::string dot = genotype_dot(genotype);
+  const bool svg_only = path.extension() == ".svg";
+  if (!svg_only) write_file_atomic(path, dot);
+  if (!graphviz_available()) {
+    if (svg_only)
+      throw std::runtime_error(path.string() + ": an SVG needs Graphviz's dot on the PATH (Debian package graphviz)");
+    return {};
   }
-  if (std::system("command -v dot >/dev/null 2>&1") != 0) return {};
-  std::filesystem::path svg = dot_path;
-  svg.replace_extension(".svg");
-  const std::string cmd = "dot -Tsvg '" + dot_path.string() + "' -o '" + svg.string() + "'";
-  if (dot_path.string().find('\'') != std::string::npos || std::system(cmd.c_str()) != 0)
-    throw std::runtime_error(dot_path.string() + ": Graphviz dot failed to render the SVG");
-  return svg;
+  std::filesystem::path svg_path = path;
+  if (!svg_only) svg_path = path.extension() == ".dot" ? std::filesystem::path(path).replace_extension(".svg")
+                                                       : std::filesystem::path(path.string() + ".svg");
+  std::string error;
+  const std::string svg = run_dot(dot, error);
+  if (svg.empty()) throw std::runtime_error(svg_path.string() + ": " + (error.empty() ? "no SVG produced" : error));
+  write_file_atomic(svg_path, svg);
+  return svg_path;
 }
 
 }  // namespace cf

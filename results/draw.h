@@ -13,8 +13,9 @@ std::string genotype_dot(const Genotype& genotype);
 // Renders DOT text to SVG with Graphviz's `dot`; empty when Graphviz is not installed.
 std::string dot_to_svg(const std::string& dot);
 
-// Writes the DOT file and, when Graphviz's `dot` is on the PATH, an SVG beside it (same name,
-// .svg extension). Returns the SVG path, or an empty path when no SVG was made.
-std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& dot_path);
+// Writes the DOT file and, when Graphviz's `dot` is on the PATH, an SVG beside it ("x.dot" ->
+// "x.svg", any other name -> name + ".svg"); a path ending in ".svg" gets the SVG only (Graphviz
+// required). Both are written atomically. Returns the SVG path, or an empty path when no SVG was made.
+std::filesystem::path write_dot_and_svg(const Genotype& genotype, const std::filesystem::path& path);
 
 }  // namespace cf

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "results/export.h"
+#include "space/file_io.h"
 
 namespace cf {
 
@@ -214,8 +215,9 @@ void write_onnx(const Network& net, const TensorMap& tensors, const std::string&
   type->set_elem_type(onnx::TensorProto::FLOAT);
   type->mutable_shape()->add_dim()->set_dim_param("batch");
   type->mutable_shape()->add_dim()->set_dim_value(net.spec.classes);
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out || !model.SerializeToOstream(&out)) throw std::runtime_error(file.string() + ": cannot write the ONNX model");
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw std::runtime_error(file.string() + ": cannot serialise the ONNX model");
+  write_file_atomic(file, bytes);
 }
 
 }  // namespace cf

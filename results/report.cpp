@@ -1,6 +1,9 @@
 #include "results/report.h"
 
+#include "results/escape.h"
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -10,18 +13,20 @@ namespace cf {
 
 namespace {
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
+std::string escape(const std::string& s) { return html_escape(s); }
+
+// A cell picture from Graphviz is inlined only when it holds nothing active (Graphviz escapes
+// the names it was given; this guards against a tampered or unusual renderer).
+bool inert_svg(const std::string& svg) {
+  for (const char* bad : {"<script", "javascript:", "href", "<foreignObject"})
+    if (svg.find(bad) != std::string::npos) return false;
+  // Event-handler attributes: " on<letters>=".
+  for (size_t at = svg.find(" on"); at != std::string::npos; at = svg.find(" on", at + 1)) {
+    size_t k = at + 3;
+    while (k < svg.size() && std::isalpha(static_cast<unsigned char>(svg[k]))) ++k;
+    if (k > at + 3 && k < svg.size() && svg[k] == '=') return false;
   }
-  return out;
+  return true;
 }
 
 std::string fmt(double v, int digits = 2) {
@@ -159,14 +164,14 @@ std::string campaign_report_html(const ReportInput& in) {
   h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th><th>accuracy</th><th>params</th><th>MACs</th><th>seconds</th></tr>";
   int rank = 1;
   for (const auto* c : top)
-    h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << c->hash << "</code></td><td>" << fmt(100 * *c->accuracy)
+    h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << escape(c->hash) << "</code></td><td>" << fmt(100 * *c->accuracy)
       << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td><td>" << fmt(c->train_seconds, 1) << "</td></tr>";
   h << "</table>\n";
   rank = 1;
   for (const auto* c : top) {
     h << "<h3>#" << rank++ << ": candidate " << c->id << " (" << fmt(100 * *c->accuracy) << "%)</h3><div class=\"cell\">";
     const std::string svg = in.cell_svg ? in.cell_svg(c->genotype) : "";
-    if (!svg.empty()) h << svg.substr(std::min(svg.find("<svg"), svg.size()));
+    if (!svg.empty() && inert_svg(svg)) h << svg.substr(std::min(svg.find("<svg"), svg.size()));
     else h << "<pre>" << escape(c->genotype) << "</pre>";
     h << "</div>\n";
   }

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
+#include "space/json_text.h"
+
 namespace cf {
 
 namespace {
@@ -89,6 +93,16 @@ CandidateRecord read_candidate(const Statement& s) {
   return r;
 }
 
+// Stored hashes become file names and HTML: anything but 16 hex digits is refused on read.
+void check_hash(const CandidateRecord& r, const std::filesystem::path& file) {
+  bool ok = r.hash.size() == 16;
+  for (char c : r.hash) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!ok)
+    throw StoreError(file.string() + ": candidate " + std::to_string(r.id) + ": hash " +
+                     nlohmann::json(r.hash).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).substr(0, 40) +
+                     " is not a canonical hash (damaged or edited database)");
+}
+
 }  // namespace
 
 const char* candidate_status_name(CandidateStatus s) {
@@ -109,40 +123,150 @@ std::string utc_now() {
   return buf;
 }
 
-ResultsStore::ResultsStore(const std::filesystem::path& file) : file_(file) {
-  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+namespace {
+
+constexpr const char* kSchemaSql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS candidates("
+    " id INTEGER PRIMARY KEY, hash TEXT NOT NULL, genotype TEXT NOT NULL, status TEXT NOT NULL,"
+    " accuracy REAL, params INTEGER NOT NULL DEFAULT 0, macs INTEGER NOT NULL DEFAULT 0,"
+    " train_seconds REAL NOT NULL DEFAULT 0, failure_reason TEXT NOT NULL DEFAULT '',"
+    " parent INTEGER, reused_from INTEGER, observed INTEGER NOT NULL DEFAULT 0,"
+    " metrics TEXT NOT NULL DEFAULT '{}', proposed_at TEXT NOT NULL DEFAULT '',"
+    " finished_at TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS candidates_hash ON candidates(hash);"
+    "CREATE TABLE IF NOT EXISTS checkpoints(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " observed INTEGER NOT NULL, state BLOB NOT NULL, created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,"
+    " kind TEXT NOT NULL, message TEXT NOT NULL);";
+
+sqlite3* open_db(const std::filesystem::path& file, int flags, const std::string& uri_suffix, std::string& error) {
+  sqlite3* db = nullptr;
+  const std::string name = uri_suffix.empty() ? file.string() : "file:" + file.string() + uri_suffix;
+  const int rc = sqlite3_open_v2(name.c_str(), &db, flags | (uri_suffix.empty() ? 0 : SQLITE_OPEN_URI), nullptr);
+  if (rc != SQLITE_OK) {
+    error = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
+ResultsStore::ResultsStore(const std::filesystem::path& file, StoreAccess access) : file_(file) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(file, ec);
+  if (access != StoreAccess::create && !exists)
+    throw StoreError(file.string() + ": no results database (not a campaign run directory)");
+  std::string error;
+  if (access == StoreAccess::read) {
+    db_ = open_db(file, SQLITE_OPEN_READONLY, "", error);
+    // A read-only directory cannot hold the WAL index (-shm): read the file as immutable then
+    // (nothing can write to it while the directory is read-only).
+    if (db_ && sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(db_);
+      db_ = open_db(file, SQLITE_OPEN_READONLY, "?immutable=1", error);
+    }
+  } else {
+    db_ = open_db(file, SQLITE_OPEN_READWRITE | (access == StoreAccess::create ? SQLITE_OPEN_CREATE : 0), "", error);
+  }
+  if (!db_) throw StoreError(file.string() + ": cannot open results database: " + error);
+  sqlite3_busy_timeout(db_, 10000);
+  try {
+    if (access == StoreAccess::read) {
+      require_schema();
+      return;
+    }
+    // An existing campaign is checked before anything is written to its file.
+    if (access == StoreAccess::write) require_schema();
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+    if (access == StoreAccess::create) {
+      Statement tables(db_, "SELECT count(*) FROM sqlite_master", file_);
+      tables.step();
+      if (tables.integer(0) != 0)
+        throw StoreError(file.string() + ": already holds a database; a new campaign needs a new file");
+      exec(std::string("BEGIN IMMEDIATE;") + kSchemaSql + "INSERT INTO meta(key, value) VALUES('schema_version', '" +
+           std::to_string(kSchemaVersion) + "');COMMIT;");
+      require_schema();
+    }
+  } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
-    throw StoreError(file.string() + ": cannot open results database: " + msg);
+    throw;
   }
-  sqlite3_busy_timeout(db_, 10000);
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=FULL");
-  exec("PRAGMA foreign_keys=ON");
-  exec(
-      "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS candidates("
-      " id INTEGER PRIMARY KEY, hash TEXT NOT NULL, genotype TEXT NOT NULL, status TEXT NOT NULL,"
-      " accuracy REAL, params INTEGER NOT NULL DEFAULT 0, macs INTEGER NOT NULL DEFAULT 0,"
-      " train_seconds REAL NOT NULL DEFAULT 0, failure_reason TEXT NOT NULL DEFAULT '',"
-      " parent INTEGER, reused_from INTEGER, observed INTEGER NOT NULL DEFAULT 0,"
-      " metrics TEXT NOT NULL DEFAULT '{}', proposed_at TEXT NOT NULL DEFAULT '',"
-      " finished_at TEXT NOT NULL DEFAULT '');"
-      "CREATE INDEX IF NOT EXISTS candidates_hash ON candidates(hash);"
-      "CREATE TABLE IF NOT EXISTS checkpoints(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " observed INTEGER NOT NULL, state BLOB NOT NULL, created_at TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,"
-      " kind TEXT NOT NULL, message TEXT NOT NULL);");
+}
+
+void ResultsStore::require_schema() const {
+  std::vector<std::string> missing;
+  for (const char* table : {"meta", "candidates", "checkpoints", "events"}) {
+    Statement s(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", file_);
+    s.bind(1, std::string(table));
+    s.step();
+    if (s.integer(0) == 0) missing.push_back(table);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& t : missing) list += (list.empty() ? "" : ", ") + t;
+    throw StoreError(file_.string() + ": not a complete cellforge results database (missing table" +
+                     (missing.size() > 1 ? "s " : " ") + list +
+                     "): truncated, or its -wal file was lost after a crash; see `cellforge check`");
+  }
   const auto version = meta("schema_version");
-  if (!version) {
-    set_meta("schema_version", std::to_string(kSchemaVersion));
-  } else if (*version != std::to_string(kSchemaVersion)) {
-    throw StoreError(file.string() + ": results database schema version " + *version +
-                     " is not supported (this cellforge writes version " +
-                     std::to_string(kSchemaVersion) + ")");
+  if (!version)
+    throw StoreError(file_.string() + ": results database has no schema_version (damaged); see `cellforge check`");
+  if (*version != std::to_string(kSchemaVersion))
+    throw StoreError(file_.string() + ": results database schema version " + *version +
+                     " is not supported (this cellforge reads and writes version " + std::to_string(kSchemaVersion) +
+                     ")");
+}
+
+StoreProblems ResultsStore::check() const {
+  StoreProblems out;
+  auto scalar = [&](const std::string& sql) {
+    Statement s(db_, sql, file_);
+    s.step();
+    return s.integer(0);
+  };
+  const int64_t count = scalar("SELECT count(*) FROM candidates");
+  const int64_t max_id = scalar("SELECT coalesce(max(id), 0) FROM candidates");
+  const int64_t min_id = scalar("SELECT coalesce(min(id), 0) FROM candidates");
+  const int64_t observed = scalar("SELECT count(*) FROM candidates WHERE observed = 1");
+  const int64_t checkpoints = scalar("SELECT count(*) FROM checkpoints");
+  if (count > 0 && (min_id != 1 || max_id != count))
+    out.problems.push_back("candidates: " + std::to_string(count) + " rows with ids " + std::to_string(min_id) + ".." +
+                           std::to_string(max_id) + " (expected 1.." + std::to_string(count) +
+                           "): rows are missing");
+  const int64_t first_unobserved = scalar("SELECT coalesce(min(id), 0) FROM candidates WHERE observed = 0");
+  const int64_t last_observed = scalar("SELECT coalesce(max(id), 0) FROM candidates WHERE observed = 1");
+  if (first_unobserved > 0 && last_observed > first_unobserved)
+    out.problems.push_back("candidates: candidate " + std::to_string(last_observed) + " is observed but candidate " +
+                           std::to_string(first_unobserved) + " is not (the controller observes in id order)");
+  if (count > 0 && checkpoints == 0)
+    out.problems.push_back("checkpoints: empty, but " + std::to_string(count) +
+                           " candidates are stored (the controller state is lost)");
+  if (auto latest = latest_checkpoint(); latest && latest->first != observed)
+    out.problems.push_back("checkpoints: the latest checkpoint was taken after " + std::to_string(latest->first) +
+                           " observed candidates, the candidates table has " + std::to_string(observed));
+  int64_t unreadable = 0;
+  {
+    Statement s(db_, "SELECT id, status, genotype FROM candidates ORDER BY id", file_);
+    while (s.step()) {
+      const std::string status = s.text(1);
+      if (status != "done" && status != "failed" && status != "pending") ++unreadable;
+      if (s.text(2).empty()) ++unreadable;
+    }
   }
+  if (unreadable > 0)
+    out.problems.push_back("candidates: " + std::to_string(unreadable) + " rows with an empty genotype or unknown status");
+  if (!meta("config_identity")) out.problems.push_back("meta: no config_identity (the campaign's creation did not finish)");
+  const int64_t done = scalar("SELECT count(*) FROM candidates WHERE status = 'done'");
+  out.recoverable.push_back(std::to_string(count) + " candidate rows (" + std::to_string(done) +
+                            " with results) can be read by top, report and export");
+  if (checkpoints > 0) out.recoverable.push_back(std::to_string(checkpoints) + " controller checkpoint(s)");
+  return out;
 }
 
 ResultsStore::~ResultsStore() { sqlite3_close(db_); }
@@ -232,7 +356,10 @@ void ResultsStore::add_event(const std::string& kind, const std::string& message
 std::vector<CandidateRecord> ResultsStore::candidates() const {
   Statement s(db_, std::string("SELECT ") + kCandidateColumns + " FROM candidates ORDER BY id", file_);
   std::vector<CandidateRecord> out;
-  while (s.step()) out.push_back(read_candidate(s));
+  while (s.step()) {
+    out.push_back(read_candidate(s));
+    check_hash(out.back(), file_);
+  }
   return out;
 }
 
@@ -248,7 +375,9 @@ std::optional<CandidateRecord> ResultsStore::candidate(int64_t id) const {
   Statement s(db_, std::string("SELECT ") + kCandidateColumns + " FROM candidates WHERE id = ?", file_);
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return read_candidate(s);
+  CandidateRecord r = read_candidate(s);
+  check_hash(r, file_);
+  return r;
 }
 
 std::optional<CandidateRecord> ResultsStore::find_by_hash(const std::string& hash) const {
@@ -258,7 +387,9 @@ std::optional<CandidateRecord> ResultsStore::find_by_hash(const std::string& has
               file_);
   s.bind(1, hash);
   if (!s.step()) return std::nullopt;
-  return read_candidate(s);
+  CandidateRecord r = read_candidate(s);
+  check_hash(r, file_);
+  return r;
 }
 
 std::optional<std::pair<int64_t, std::vector<uint8_t>>> ResultsStore::latest_checkpoint() const {
@@ -272,6 +403,30 @@ std::vector<ResultsStore::Event> ResultsStore::events() const {
   std::vector<Event> out;
   while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2)});
   return out;
+}
+
+}  // namespace cf
+
+namespace cf {
+
+nlohmann::json ResultsStore::genotype_json(const CandidateRecord& r) const {
+  try {
+    return parse_json_text(r.genotype, "", 16, size_t{1} << 20);
+  } catch (const JsonTextError& e) {
+    throw StoreError(file_.string() + ": candidate " + std::to_string(r.id) + ": genotype: " + e.what());
+  }
+}
+
+nlohmann::json ResultsStore::metrics_json(const CandidateRecord& r) const {
+  try {
+    return parse_json_text(r.metrics.empty() ? std::string("{}") : r.metrics, "", 16, size_t{16} << 20);
+  } catch (const JsonTextError& e) {
+    throw StoreError(file_.string() + ": candidate " + std::to_string(r.id) + ": metrics: " + e.what());
+  }
+}
+
+Genotype ResultsStore::genotype(const CandidateRecord& r) const {
+  return parse_genotype(r.genotype, -1, file_.string() + ": candidate " + std::to_string(r.id));
 }
 
 }  // namespace cf

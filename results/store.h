@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "space/genotype.h"
+
 struct sqlite3;
 
 namespace cf {
@@ -37,10 +41,26 @@ struct CandidateRecord {
   std::string proposed_at, finished_at;  // ISO-8601 UTC
 };
 
+// How a results database is opened.
+enum class StoreAccess {
+  create,  // a new campaign: creates the file and its tables (an existing database must be empty)
+  write,   // an existing campaign, read-write: refused when the file is missing or has no tables
+  read,    // an existing campaign, read-only (works in a read-only run directory); never writes
+};
+
+// What check() finds wrong with a database; empty when it is consistent.
+struct StoreProblems {
+  std::vector<std::string> problems;  // one line each, naming the table and rows
+  std::vector<std::string> recoverable;  // what can still be read or recovered, one line each
+  bool ok() const { return problems.empty(); }
+};
+
 class ResultsStore {
  public:
-  // Opens (creating when absent) the database file; WAL journal, full sync.
-  explicit ResultsStore(const std::filesystem::path& file);
+  // Opens the database file (WAL journal, full sync when writing). Errors are StoreError naming
+  // the file: missing, not a SQLite database, a schema version this build does not know, tables
+  // missing (a truncated file, or a lost -wal file after a crash).
+  explicit ResultsStore(const std::filesystem::path& file, StoreAccess access = StoreAccess::write);
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
   ResultsStore& operator=(const ResultsStore&) = delete;
@@ -71,8 +91,21 @@ class ResultsStore {
 
   const std::filesystem::path& file() const { return file_; }
 
+  // A stored candidate's genotype and metrics, parsed with the JSON limits (space/json_text.h);
+  // errors name the database file and the candidate. genotype() is for NASNet-space campaigns.
+  nlohmann::json genotype_json(const CandidateRecord& r) const;
+  nlohmann::json metrics_json(const CandidateRecord& r) const;
+  Genotype genotype(const CandidateRecord& r) const;
+
+  // Consistency of the stored campaign: schema version, candidate ids 1..N without gaps, the latest
+  // checkpoint's observed count against the candidates marked observed, observed candidates
+  // forming a prefix, a checkpoint whenever candidates exist, rows readable. resume refuses a
+  // database with problems rather than overwrite anything; `cellforge check` prints them.
+  StoreProblems check() const;
+
  private:
   void exec(const std::string& sql) const;
+  void require_schema() const;
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;
 };

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "search/evaluator.h"
 #include "search/mpi_session.h"
 #include "space/nb201.h"
+#include "space/file_io.h"
 #include "space/network.h"
 
 namespace cf {
@@ -34,14 +34,19 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 void on_stop_signal(int sig) { g_stop_signal = sig; }
 
-// Exclusive lock on RUN_DIR/lock, released by the kernel when the process ends in any way.
+// Exclusive lock on RUN_DIR/lock (an open-file-description lock, released by the kernel when the
+// process ends in any way). Readers test it with lock_holder() without taking it, so `status`
+// never makes a concurrent `resume` fail.
 class RunLock {
  public:
   explicit RunLock(const std::filesystem::path& dir) {
     const auto file = dir / "lock";
     fd_ = open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw std::runtime_error(file.string() + ": cannot create the lock file");
-    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (fcntl(fd_, F_OFD_SETLK, &lock) != 0) {
       char buf[32] = {0};
       const ssize_t n = pread(fd_, buf, sizeof buf - 1, 0);
       close(fd_);
@@ -55,10 +60,24 @@ class RunLock {
     }
   }
   ~RunLock() { close(fd_); }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
 
  private:
   int fd_ = -1;
 };
+
+// Whether a process holds the run lock (tested without taking it; works in a read-only directory).
+bool run_lock_held(const std::filesystem::path& dir) {
+  const int fd = open((dir / "lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  const bool held = fcntl(fd, F_OFD_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+  close(fd);
+  return held;
+}
 
 std::unique_ptr<SearchSpace> make_space(const CampaignConfig& c) {
   if (c.space_type == "nb201") return std::make_unique<Nb201Space>();
@@ -84,16 +103,7 @@ ControllerOptions controller_options(const CampaignConfig& c) {
   return o;
 }
 
-void write_text_atomic(const std::filesystem::path& file, const std::string& text) {
-  const auto tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error(file.string() + ": cannot write (disk full?)");
-  }
-  std::filesystem::rename(tmp, file);
-}
+void write_text_atomic(const std::filesystem::path& file, const std::string& text) { write_file_atomic(file, text); }
 
 std::string format_duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
@@ -112,15 +122,82 @@ CampaignConfig load_run_config(const std::filesystem::path& run_dir,
   return load_config(file, overrides);
 }
 
+namespace {
+
+constexpr const char* kCreatingPrefix = ".results.sqlite.creating";
+
+// A new campaign's database is built under a hidden name and renamed into place once complete, so
+// RUN_DIR/results.sqlite exists only for a campaign whose creation finished: a failed or killed
+// creation leaves nothing that `search` would refuse or `resume` could not open.
+void create_campaign_files(const CampaignConfig& config, const std::filesystem::path& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().filename().string().rfind(kCreatingPrefix, 0) == 0) std::filesystem::remove(entry.path());
+  const auto tmp = dir / (std::string(kCreatingPrefix) + "-" + std::to_string(getpid()));
+  try {
+    {
+      ResultsStore store(tmp, StoreAccess::create);
+      store.set_meta("config_identity", config.identity_hash());
+      store.set_meta("name", config.name);
+      store.set_meta("created_at", utc_now());
+      store.add_event("start", "campaign '" + config.name + "' started");
+    }  // closed: the WAL is folded into the file and removed
+    write_text_atomic(dir / "config.ini", config.to_ini());
+    std::filesystem::rename(tmp, dir / "results.sqlite");
+  } catch (...) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(tmp.string() + suffix, ec);
+    throw;
+  }
+}
+
+// Refuses to resume a database that check() finds inconsistent: resuming would overwrite rows.
+void require_consistent(const ResultsStore& store, const std::filesystem::path& dir) {
+  const StoreProblems found = store.check();
+  if (found.ok()) return;
+  throw std::runtime_error(store.file().string() + ": " + found.problems.front() +
+                           "; nothing was changed (details: `cellforge check " + dir.string() + "`)");
+}
+
+// After restoring the controller: it must have proposed exactly the stored candidates and still
+// wait for exactly the unobserved ones, or observing on would overwrite stored rows.
+void require_controller_matches(const Controller& controller, const std::map<int64_t, CandidateRecord>& records,
+                                const std::filesystem::path& file) {
+  std::set<int64_t> unobserved, pending;
+  for (const auto& [id, r] : records)
+    if (!r.observed) unobserved.insert(id);
+  for (const Candidate& c : controller.pending()) pending.insert(static_cast<int64_t>(c.id));
+  const auto proposed = static_cast<int64_t>(controller.proposed_count());
+  if (proposed != static_cast<int64_t>(records.size()) || pending != unobserved)
+    throw std::runtime_error(file.string() + ": the controller checkpoint has proposed " + std::to_string(proposed) +
+                             " candidates with " + std::to_string(pending.size()) + " unobserved, the database holds " +
+                             std::to_string(records.size()) + " with " + std::to_string(unobserved.size()) +
+                             " unobserved; nothing was changed (details: `cellforge check " +
+                             file.parent_path().string() + "`)");
+}
+
+}  // namespace
+
 int run_campaign(const CampaignConfig& config, const CampaignRunOptions& options) {
   using clock = std::chrono::steady_clock;
   const std::filesystem::path dir = config.dir;
+  // What a bad config or table breaks is built before the run directory is touched.
+  auto space = make_space(config);
+  auto controller = make_controller(config.strategy, controller_options(config), *space, config.seed);
+  std::unique_ptr<Evaluator> table_evaluator;
+  if (config.space_type == "nb201") table_evaluator = make_table_evaluator(config);
+
   if (!options.resume && std::filesystem::exists(dir / "results.sqlite"))
     throw std::runtime_error(dir.string() + " already holds a campaign; continue it with `cellforge resume " +
                              dir.string() + "`");
   std::filesystem::create_directories(dir);
   RunLock lock(dir);
-  ResultsStore store(dir / "results.sqlite");
+  if (!options.resume) {
+    if (std::filesystem::exists(dir / "results.sqlite"))  // created meanwhile by another process
+      throw std::runtime_error(dir.string() + " already holds a campaign");
+    create_campaign_files(config, dir);
+  }
+  ResultsStore store(dir / "results.sqlite", StoreAccess::write);
+  if (options.resume) require_consistent(store, dir);
 
   // Logging: campaign.log always; the console gets plain lines unless a live line is shown.
   auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir / "campaign.log").string());
@@ -132,11 +209,6 @@ int run_campaign(const CampaignConfig& config, const CampaignRunOptions& options
 
   const std::string identity = config.identity_hash();
   if (!options.resume) {
-    store.set_meta("config_identity", identity);
-    store.set_meta("name", config.name);
-    store.set_meta("created_at", utc_now());
-    write_text_atomic(dir / "config.ini", config.to_ini());
-    store.add_event("start", "campaign '" + config.name + "' started");
     log->info("campaign '{}' in {}: {} space, {} strategy, {} candidates, {} worker(s)", config.name,
               dir.string(), config.space_type, config.strategy, config.candidates, config.workers);
   } else {
@@ -153,16 +225,15 @@ int run_campaign(const CampaignConfig& config, const CampaignRunOptions& options
     log->info("resuming campaign '{}' in {}", config.name, dir.string());
   }
 
-  auto space = make_space(config);
-  auto controller = make_controller(config.strategy, controller_options(config), *space, config.seed);
   if (auto checkpoint = store.latest_checkpoint()) controller->restore_state(checkpoint->second);
 
   std::map<int64_t, CandidateRecord> records;
   for (auto& r : store.candidates()) records[r.id] = r;
+  require_controller_matches(*controller, records, store.file());
 
   std::unique_ptr<Evaluator> evaluator;
   if (config.space_type == "nb201") {
-    evaluator = make_table_evaluator(config);
+    evaluator = std::move(table_evaluator);
     if (mpi_worker_ranks() > 0)
       log->warn("MPI: the NAS-Bench-201 table is looked up on rank 0; the other {} rank(s) stay idle",
                 mpi_worker_ranks());
@@ -307,7 +378,7 @@ int run_campaign(const CampaignConfig& config, const CampaignRunOptions& options
           break;
         }
       if (duplicate || evaluator->in_flight() >= evaluator->capacity()) continue;
-      evaluator->submit({id, r.hash, nlohmann::json::parse(r.genotype)});
+      evaluator->submit({id, r.hash, store.genotype_json(r)});
       running.insert(id);
     }
     // Collect finished evaluations and store them at once (observed later, in order).
@@ -391,13 +462,27 @@ int run_campaign(const CampaignConfig& config, const CampaignRunOptions& options
   const double best = best_accuracy();
   log->info("{} candidates observed; best accuracy {}", observed_count(),
             best >= 0 ? std::to_string(100 * best) + "%" : std::string("n/a"));
+  // A campaign whose every finished candidate failed found nothing: say why, and fail.
+  const CandidateRecord* first_failure = nullptr;
+  bool any_done = false;
+  for (const auto& [id, r] : records) {
+    if (r.status == CandidateStatus::done) any_done = true;
+    if (r.status == CandidateStatus::failed && !first_failure) first_failure = &r;
+  }
+  if (exit_code == 0 && !any_done && first_failure) {
+    log->error("every finished candidate failed (candidate {}: {})", first_failure->id, first_failure->failure_reason);
+    if (options.tty)
+      std::fprintf(stderr, "error: every finished candidate failed (candidate %lld: %s)\n",
+                   static_cast<long long>(first_failure->id), first_failure->failure_reason.c_str());
+    exit_code = 1;
+  }
   spdlog::drop("campaign");
   return exit_code;
 }
 
 std::string campaign_status_text(const std::filesystem::path& run_dir) {
   const CampaignConfig config = load_run_config(run_dir, {});
-  ResultsStore store(run_dir / "results.sqlite");
+  ResultsStore store(run_dir / "results.sqlite", StoreAccess::read);
   const auto records = store.candidates();
   int done = 0, failed = 0, pending = 0, reused = 0;
   double best = -1, seconds = 0;
@@ -410,14 +495,7 @@ std::string campaign_status_text(const std::filesystem::path& run_dir) {
     seconds += r.reused_from ? 0 : r.train_seconds;
     if (r.status == CandidateStatus::done && r.accuracy && *r.accuracy > best) best = *r.accuracy, best_id = r.id;
   }
-  bool running = false;
-  {
-    const int fd = open((run_dir / "lock").c_str(), O_RDWR | O_CLOEXEC);
-    if (fd >= 0) {
-      running = flock(fd, LOCK_EX | LOCK_NB) != 0;
-      close(fd);
-    }
-  }
+  const bool running = run_lock_held(run_dir);
   const auto events = store.events();
   std::ostringstream out;
   out << "campaign   " << config.name << " (" << run_dir.string() << ")" << (running ? ", running" : ", not running") << "\n";

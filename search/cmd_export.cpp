@@ -15,6 +15,8 @@
 #include "search/campaign.h"
 #include "search/cli_common.h"
 #include "search/config.h"
+#include "space/file_io.h"
+#include "results/escape.h"
 #include "trainer/data.h"
 #include "trainer/executor.h"
 #include "trainer/weights.h"
@@ -25,11 +27,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-void write_text(const std::filesystem::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error(file.string() + ": cannot write file");
-}
+void write_text(const std::filesystem::path& file, const std::string& text) { write_file_atomic(file, text); }
 
 TensorMap read_tensors(const Executor& ex) {
   TensorMap tensors;
@@ -60,6 +58,7 @@ int run_export(const Args& args) {
   std::string run_dir, arch, formats = "json,dot,svg,pytorch,onnx", weights, output;
   int top = 1;
   uint64_t seed = 0;
+  double memory_limit_gb = 16;
   StackingOptions stacking;
   po::options_description options("options");
   // clang-format off
@@ -72,6 +71,8 @@ int run_export(const Args& args) {
       ("top", po::value(&top)->default_value(top), "export the K best candidates of RUN_DIR")
       ("weights", po::value(&weights), "trained weights (cellforge weights file) for pytorch/onnx")
       ("seed", po::value(&seed)->default_value(seed), "seed of fresh weights when --weights is absent")
+      ("memory-limit-gb", po::value(&memory_limit_gb)->default_value(memory_limit_gb),
+       "refuse networks whose weights and batch-1 activations are estimated above this")
       ("output,o", po::value(&output), "output directory");
   // clang-format on
   add_stacking_options(options, stacking);
@@ -83,6 +84,8 @@ int run_export(const Args& args) {
   if (run_dir.empty() == arch.empty()) throw UsageError("give either RUN_DIR or --arch", usage);
   if (output.empty()) throw UsageError("-o DIR is required", usage);
   if (top < 1) throw UsageError("--top must be at least 1", usage);
+  if (!(memory_limit_gb >= 0.01 && memory_limit_gb <= 1e6))
+    throw UsageError("--memory-limit-gb must be a number in [0.01, 1e6]", usage);
   std::set<std::string> wanted;
   {
     std::stringstream in(formats);
@@ -122,11 +125,12 @@ int run_export(const Args& args) {
     }
     if (weights.empty() && std::filesystem::exists(dir / "weights.bin"))
       weights = (dir / "weights.bin").string();
-    std::string stem = g.name.empty() ? dir.filename().string() : g.name;
+    std::string stem = safe_file_stem(g.name.empty() ? dir.filename().string() : g.name, canonical_hash(g));
     archs.emplace_back(stem, std::move(g));
   } else if (!arch.empty()) {
     Genotype g = resolve_genotype(arch);
-    std::string stem = g.name.empty() ? std::filesystem::path(arch).stem().string() : g.name;
+    std::string stem =
+        safe_file_stem(g.name.empty() ? std::filesystem::path(arch).stem().string() : g.name, canonical_hash(g));
     archs.emplace_back(stem, std::move(g));
   } else {
     const CampaignConfig config = load_run_config(run_dir, {});
@@ -147,15 +151,16 @@ int run_export(const Args& args) {
       set_default("input", stacking.input, shape_text(data.train.shape));
       set_default("classes", stacking.classes, data.train.classes);
     }
-    ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
+    ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::read);
     std::vector<CandidateRecord> best = store.ranked_candidates();
     if (best.empty()) throw std::runtime_error(run_dir + ": no finished candidates to export");
     if (static_cast<int>(best.size()) > top) best.resize(top);
     int rank = 1;
     for (const auto& r : best) {
-      Genotype g = genotype_from_json(nlohmann::json::parse(r.genotype));
-      g.name = config.name + "_rank" + std::to_string(rank) + "_" + r.hash;
-      archs.emplace_back("rank" + std::to_string(rank++) + "_" + r.hash, std::move(g));
+      Genotype g = store.genotype(r);
+      const std::string hash = canonical_hash(g);
+      g.name = config.name + "_rank" + std::to_string(rank) + "_" + hash;
+      archs.emplace_back(safe_file_stem("rank" + std::to_string(rank++), hash), std::move(g));
     }
   }
   if (!weights.empty() && archs.size() != 1)
@@ -179,6 +184,12 @@ int run_export(const Args& args) {
       }
     }
     if (wanted.count("pytorch") || wanted.count("onnx")) {
+      const int64_t estimate = Executor::estimate_bytes(network, 1);
+      const auto limit = static_cast<int64_t>(memory_limit_gb * double(int64_t{1} << 30));
+      if (estimate > limit)
+        throw std::runtime_error(stem + ": the network needs an estimated " + std::to_string(estimate >> 20) +
+                                 " MiB, more than the memory limit of " + std::to_string(limit >> 20) +
+                                 " MiB (--memory-limit-gb)");
       ExecutorOptions eo;
       eo.batch = 1;
       Executor ex(network, eo);

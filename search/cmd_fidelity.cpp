@@ -10,6 +10,8 @@
 #include "results/store.h"
 #include "search/cli_common.h"
 #include "search/config.h"
+#include "space/file_io.h"
+#include "space/json_text.h"
 #include "trainer/train.h"
 
 namespace cf::cli {
@@ -34,7 +36,7 @@ int run_fidelity(const Args& args) {
   if (run_dir.empty() || config_file.empty()) throw UsageError("RUN_DIR and --config are required", usage);
   if (sample < 2) throw UsageError("--sample must be at least 2", usage);
   const TrainConfig tc = load_train_config(config_file, sets);
-  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
+  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::read);
   const std::vector<CandidateRecord> done = store.ranked_candidates();
   if (static_cast<int>(done.size()) < sample)
     throw std::runtime_error(run_dir + ": has " + std::to_string(done.size()) + " finished candidates, fewer than --sample " +
@@ -56,17 +58,19 @@ int run_fidelity(const Args& args) {
     const auto result_file = out_root / (c.hash + ".json");
     double accuracy = -1;
     if (std::filesystem::exists(result_file)) {  // done by an earlier, interrupted run
-      std::ifstream in(result_file);
-      accuracy = nlohmann::json::parse(in).at("accuracy").get<double>();
+      const auto j = parse_json_text(read_file_capped(result_file, 1 << 20, "fidelity result"), result_file.string());
+      if (!j.is_object() || !j.contains("accuracy") || !j["accuracy"].is_number())
+        throw std::runtime_error(result_file.string() + ": no numeric \"accuracy\" (remove the file to retrain)");
+      accuracy = j["accuracy"].get<double>();
     } else {
-      const Network network = build_network(genotype_from_json(nlohmann::json::parse(c.genotype)), spec);
+      const Network network = build_network(store.genotype(c), spec);
       const TrainResult r = train_network(network, data, tc.train);
       if (r.status != TrainStatus::ok)
         throw std::runtime_error("candidate " + std::to_string(c.id) + ": " + train_status_name(r.status) + ": " + r.reason);
       accuracy = r.test_accuracy >= 0 ? r.test_accuracy : r.valid_accuracy;
-      std::ofstream(result_file) << nlohmann::json{{"id", c.id}, {"hash", c.hash}, {"proxy_accuracy", *c.accuracy},
-                                                   {"accuracy", accuracy}, {"params", network.params()},
-                                                   {"seconds", r.seconds}}.dump(2) << "\n";
+      write_file_atomic(result_file, nlohmann::json{{"id", c.id}, {"hash", c.hash}, {"proxy_accuracy", *c.accuracy},
+                                                    {"accuracy", accuracy}, {"params", network.params()},
+                                                    {"seconds", r.seconds}}.dump(2) + "\n");
     }
     proxy.push_back(*c.accuracy);
     full.push_back(accuracy);

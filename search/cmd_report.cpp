@@ -8,6 +8,7 @@
 #include "results/report.h"
 #include "search/campaign.h"
 #include "search/cli_common.h"
+#include "space/file_io.h"
 
 namespace cf::cli {
 
@@ -16,7 +17,7 @@ namespace po = boost::program_options;
 namespace {
 std::string nasnet_cell_svg(const std::string& genotype_json) {
   try {
-    return dot_to_svg(genotype_dot(genotype_from_json(nlohmann::json::parse(genotype_json))));
+    return dot_to_svg(genotype_dot(parse_genotype(genotype_json)));
   } catch (const std::exception&) {
     return "";  // not a NASNet genotype: the report shows the JSON instead
   }
@@ -39,7 +40,7 @@ int run_report(const Args& args) {
   if (run_dir.empty() || output.empty()) throw UsageError("RUN_DIR and -o FILE are required", usage);
   if (top < 0) throw UsageError("--top must be >= 0", usage);
   const CampaignConfig config = load_run_config(run_dir, {});
-  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
+  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::read);
   ReportInput input;
   input.name = config.name;
   input.space = config.space_type;
@@ -49,9 +50,7 @@ int run_report(const Args& args) {
   input.events = store.events();
   input.top = top;
   input.cell_svg = nasnet_cell_svg;
-  std::ofstream out(output, std::ios::trunc);
-  out << campaign_report_html(input);
-  if (!out) throw std::runtime_error(output + ": cannot write file");
+  write_file_atomic(output, campaign_report_html(input));
   std::printf("wrote %s (%zu candidates)\n", output.c_str(), input.candidates.size());
   return 0;
 }

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -90,17 +91,26 @@ int run_resume(const Args& args) {
   return run_campaign(config, run);
 }
 
-int run_status(const Args& args) {
-  const std::string usage_line = "cellforge status RUN_DIR";
+namespace {
+
+// The RUN_DIR argument of a command that takes nothing else; nullopt after --help.
+std::optional<std::string> run_dir_argument(const Args& args, const std::string& usage_line) {
   std::string run_dir;
   po::options_description options("options");
   options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "run directory");
   po::positional_options_description positional;
   positional.add("run-dir", 1);
   po::variables_map vm;
-  if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
+  if (!parse_args(args, options, usage_line, vm, &positional)) return std::nullopt;
   if (run_dir.empty()) throw UsageError("RUN_DIR is required", usage_text(usage_line, options));
-  std::cout << campaign_status_text(run_dir);
+  return run_dir;
+}
+
+}  // namespace
+
+int run_status(const Args& args) {
+  const auto run_dir = run_dir_argument(args, "cellforge status RUN_DIR");
+  if (run_dir) std::cout << campaign_status_text(*run_dir);
   return 0;
 }
 
@@ -120,9 +130,7 @@ int run_top(const Args& args) {
   const std::string usage = usage_text(usage_line, options);
   if (run_dir.empty()) throw UsageError("RUN_DIR is required", usage);
   if (n < 1) throw UsageError("-n must be at least 1", usage);
-  if (!std::filesystem::exists(std::filesystem::path(run_dir) / "results.sqlite"))
-    throw std::runtime_error(run_dir + ": not a campaign run directory (no results.sqlite)");
-  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite");
+  ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::read);
   std::vector<CandidateRecord> best = store.ranked_candidates();
   if (static_cast<int>(best.size()) > n) best.resize(n);
   if (json) {
@@ -134,23 +142,59 @@ int run_top(const Args& args) {
                      {"params", r.params},
                      {"macs", r.macs},
                      {"train_seconds", r.train_seconds},
-                     {"genotype", nlohmann::json::parse(r.genotype)},
-                     {"metrics", nlohmann::json::parse(r.metrics)}});
+                     {"genotype", store.genotype_json(r)},
+                     {"metrics", store.metrics_json(r)}});
     std::cout << out.dump(2) << "\n";
     return 0;
   }
   // Tabular benchmarks also know the architecture's final (200-epoch) test accuracy.
-  const bool tabular = !best.empty() && nlohmann::json::parse(best.front().metrics).contains("test_accuracy_200ep");
+  const bool tabular = !best.empty() && store.metrics_json(best.front()).contains("test_accuracy_200ep");
   std::printf("%4s  %-6s  %-16s  %9s  %10s  %8s%s\n", "rank", "id", "hash", "accuracy", "params", "seconds",
               tabular ? "  test(200ep)" : "");
   int rank = 1;
   for (const auto& r : best) {
     std::printf("%4d  %-6lld  %-16s  %8.2f%%  %10lld  %8.1f", rank++, static_cast<long long>(r.id), r.hash.c_str(),
                 100 * *r.accuracy, static_cast<long long>(r.params), r.train_seconds);
-    if (tabular) std::printf("  %10.2f%%", nlohmann::json::parse(r.metrics).value("test_accuracy_200ep", 0.0));
+    if (tabular) std::printf("  %10.2f%%", store.metrics_json(r).value("test_accuracy_200ep", 0.0));
     std::printf("\n");
   }
   return 0;
+}
+
+int run_check(const Args& args) {
+  const auto run_dir_arg = run_dir_argument(args, "cellforge check RUN_DIR");
+  if (!run_dir_arg) return 0;
+  const std::string& run_dir = *run_dir_arg;
+  const std::filesystem::path dir = run_dir;
+  std::vector<std::string> problems, recoverable;
+  try {
+    load_run_config(dir, {});
+    recoverable.push_back("config.ini reads back");
+  } catch (const std::exception& e) {
+    problems.push_back(std::string("config: ") + e.what());
+  }
+  try {
+    ResultsStore store(dir / "results.sqlite", StoreAccess::read);
+    StoreProblems found = store.check();
+    problems.insert(problems.end(), found.problems.begin(), found.problems.end());
+    recoverable.insert(recoverable.end(), found.recoverable.begin(), found.recoverable.end());
+    try {
+      for (const auto& r : store.candidates()) store.genotype_json(r);
+    } catch (const std::exception& e) {
+      problems.push_back(e.what());
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(e.what());
+    for (const char* f : {"results.sqlite-wal", "config.ini", "campaign.log", "workers.log"})
+      if (std::filesystem::exists(dir / f)) recoverable.push_back(std::string(f) + " is present");
+  }
+  std::printf("%s: %s\n", run_dir.c_str(), problems.empty() ? "consistent" : "PROBLEMS FOUND");
+  for (const auto& p : problems) std::printf("  problem: %s\n", p.c_str());
+  for (const auto& r : recoverable) std::printf("  readable: %s\n", r.c_str());
+  if (!problems.empty())
+    std::printf("resume refuses this run directory; top, report and export read what is readable. Copy the\n"
+                "directory before any repair; a damaged results.sqlite may be recovered with sqlite3's .recover.\n");
+  return problems.empty() ? 0 : 1;
 }
 
 int run_evaluate_worker(const Args&) { return run_worker(stdin, stdout); }

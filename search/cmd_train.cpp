@@ -12,6 +12,7 @@
 #include "search/cli_common.h"
 #include "results/store.h"
 #include "search/config.h"
+#include "space/file_io.h"
 #include "trainer/checkpoint.h"
 #include "trainer/train.h"
 #include "trainer/weights.h"
@@ -117,52 +118,82 @@ int run_train(const Args& args) {
   } else if (!sets.empty()) {
     throw UsageError("--set needs --config", usage);
   }
-  if (opts.epochs < 0) throw UsageError("--epochs must be >= 0", usage);
-  if (opts.batch < 1 || opts.batch > 65536) throw UsageError("--batch must be in [1, 65536]", usage);
-  if (!(opts.lr > 0)) throw UsageError("--lr must be > 0", usage);
-  if (opts.threads < 1 || opts.threads > 1024) throw UsageError("--threads must be in [1, 1024]", usage);
-  if (opts.drop_path < 0 || opts.drop_path >= 1) throw UsageError("--drop-path must be in [0, 1)", usage);
-  if (opts.label_smoothing < 0 || opts.label_smoothing >= 1)
-    throw UsageError("--label-smoothing must be in [0, 1)", usage);
-  if (train_images < 0 || valid_images < 0) throw UsageError("image counts must be >= 0", usage);
-  opts.sgd.nesterov = !nesterov_off;
-  opts.augment = !no_augment;
-  opts.evaluate_test = test;
-  opts.memory_limit_bytes = static_cast<int64_t>(memory_limit_gib * (1 << 30));
-  auto fmt = parse_dataset_format(format);
-  if (!fmt) throw UsageError("--format: '" + format + "' is not auto, idx, cifar10 or cifar100", usage);
-
-  DataOptions data_options;
-  data_options.dir = data_dir;
-  data_options.format = *fmt;
-  data_options.train_images = train_images;
-  data_options.valid_images = valid_images;
-  data_options.load_test = test;
-  data_options.seed = opts.seed;
-  NetworkSpec spec;
-  std::map<std::string, std::string> config_values;
-  if (!config_file.empty()) {
-    const TrainConfig tc = load_train_config(config_file, sets);
-    data_options = tc.data;
-    spec = tc.network;
-    const int threads = vm["threads"].defaulted() ? tc.train.threads : opts.threads;
-    opts = tc.train;
-    opts.threads = threads;
-    test = data_options.load_test;
-    config_values = tc.values;
+  // Flags and training configs share one schema (defaults, types and ranges stated once): without
+  // --config, every flag becomes a setting checked against it, and the trained directory gets a
+  // config.ini that export and resume read back like a config file's.
+  TrainConfig tc;
+  if (config_file.empty()) {
+    auto num = [](double x) {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.9g", x);
+      return std::string(buf);
+    };
+    const std::vector<Setting> settings = {
+        {"network.cells_per_stack", std::to_string(stacking.cells_per_stack), "--cells-per-stack"},
+        {"network.filters", std::to_string(stacking.filters), "--filters"},
+        {"network.stem", stacking.stem, "--stem"},
+        {"network.stem_multiplier", num(stacking.stem_multiplier), "--stem-multiplier"},
+        {"network.aux_head", stacking.aux_head ? "true" : "false", "--aux-head"},
+        {"network.dropout", num(vm["dropout"].as<float>()), "--dropout"},
+        {"data.data_dir", data_dir, "--data-dir"},
+        {"data.format", format, "--format"},
+        {"data.train_images", std::to_string(train_images), "--train-images"},
+        {"data.valid_images", std::to_string(valid_images), "--valid-images"},
+        {"data.test", test ? "true" : "false", "--test"},
+        {"train.epochs", std::to_string(opts.epochs), "--epochs"},
+        {"train.batch", std::to_string(opts.batch), "--batch"},
+        {"train.lr", num(opts.lr), "--lr"},
+        {"train.min_lr", num(opts.min_lr), "--min-lr"},
+        {"train.warmup_epochs", num(opts.warmup_epochs), "--warmup-epochs"},
+        {"train.momentum", num(opts.sgd.momentum), "--momentum"},
+        {"train.nesterov", nesterov_off ? "false" : "true", "--no-nesterov"},
+        {"train.weight_decay", num(opts.sgd.weight_decay), "--weight-decay"},
+        {"train.clip_norm", num(opts.sgd.clip_norm), "--clip-norm"},
+        {"train.label_smoothing", num(opts.label_smoothing), "--label-smoothing"},
+        {"train.drop_path", num(opts.drop_path), "--drop-path"},
+        {"train.cutout", std::to_string(opts.cutout), "--cutout"},
+        {"train.augment", no_augment ? "false" : "true", "--no-augment"},
+        {"train.threads", std::to_string(opts.threads), "--threads"},
+        {"train.seed", std::to_string(opts.seed), "--seed"},
+        {"train.memory_limit_gb", num(memory_limit_gib), "--memory-limit-gb"},
+    };
+    try {
+      tc = train_config_from_settings(settings);
+    } catch (const ConfigError& e) {
+      throw UsageError(e.what(), usage);
+    }
+  } else {
+    tc = load_train_config(config_file, sets);
+    if (!vm["threads"].defaulted()) {
+      try {
+        tc = train_config_from_settings([&] {
+          std::vector<Setting> all;
+          for (const auto& [key, value] : tc.values) all.push_back({key, value, config_file});
+          all.push_back({"train.threads", std::to_string(opts.threads), "--threads"});
+          return all;
+        }());
+      } catch (const ConfigError& e) {
+        throw UsageError(e.what(), usage);
+      }
+    }
   }
+  DataOptions data_options = tc.data;
+  NetworkSpec spec = tc.network;
+  opts = tc.train;
+  test = data_options.load_test;
+  const std::map<std::string, std::string> config_values = tc.values;
 
   // The architecture: a file or built-in, or the K-th best cell of a campaign.
   Genotype genotype;
   std::string arch_label = arch, hash;
   if (!from.empty()) {
-    ResultsStore store(std::filesystem::path(from) / "results.sqlite");
+    ResultsStore store(std::filesystem::path(from) / "results.sqlite", StoreAccess::read);
     std::vector<CandidateRecord> best = store.ranked_candidates();
     if (static_cast<int>(best.size()) < rank)
       throw std::runtime_error(from + ": has " + std::to_string(best.size()) + " finished candidates, no rank " +
                                std::to_string(rank));
     const CandidateRecord& pick = best[rank - 1];
-    genotype = genotype_from_json(nlohmann::json::parse(pick.genotype));
+    genotype = store.genotype(pick);
     hash = pick.hash;
     genotype.name = "rank" + std::to_string(rank) + "_" + hash;
     arch_label = from + " rank " + std::to_string(rank) + " (candidate " + std::to_string(pick.id) + ", proxy " +
@@ -175,20 +206,12 @@ int run_train(const Args& args) {
   if (resume && out_dir.empty()) throw UsageError("--resume needs --out (or --from)", usage);
 
   const DataSplits data = load_dataset(data_options);
-  if (config_file.empty()) {
-    stacking.input = std::to_string(data.train.shape.h) + "x" + std::to_string(data.train.shape.w) + "x" +
-                     std::to_string(data.train.shape.c);
-    stacking.classes = data.train.classes;
-    spec = to_network_spec(stacking, usage);
-    spec.dropout = vm["dropout"].as<float>();
-  } else {
-    spec.input = data.train.shape;
-    spec.classes = data.train.classes;
-    try {
-      validate(spec);
-    } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(config_file + ": " + e.what());
-    }
+  spec.input = data.train.shape;
+  spec.classes = data.train.classes;
+  try {
+    validate(spec);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error((config_file.empty() ? std::string("stacking options") : config_file) + ": " + e.what());
   }
   const Network network = build_network(genotype, spec);
   if (!json)
@@ -204,8 +227,8 @@ int run_train(const Args& args) {
   eo.drop_path = opts.drop_path > 0.0f;
   const int64_t estimate = Executor::estimate_bytes(network, opts.batch);
   if (estimate > opts.memory_limit_bytes) {
-    std::fprintf(stderr, "cellforge train: error: estimated memory %lld MiB exceeds the memory limit\n",
-                 static_cast<long long>(estimate >> 20));
+    std::fprintf(stderr, "cellforge train: error: estimated memory %lld MiB exceeds the memory limit of %lld MiB\n",
+                 static_cast<long long>(estimate >> 20), static_cast<long long>(opts.memory_limit_bytes >> 20));
     return 1;
   }
   Executor executor(network, eo);
@@ -221,8 +244,8 @@ int run_train(const Args& args) {
     } else if (std::filesystem::exists(out / "checkpoint" / "latest")) {
       throw std::runtime_error(out_dir + " already holds a training run; use --resume to continue it");
     }
-    std::ofstream(out / "genotype.json") << write_genotype(genotype);
-    if (!config_values.empty()) std::ofstream(out / "config.ini") << ini_text(config_values);
+    write_file_atomic(out / "genotype.json", write_genotype(genotype));
+    write_file_atomic(out / "config.ini", ini_text(config_values));
   }
   Progress progress(opts.epochs);
   TrainCallbacks callbacks;
@@ -246,9 +269,9 @@ int run_train(const Args& args) {
                              {"macs", network.macs()}, {"notation", network.notation()},
                              {"valid_accuracy", result.valid_accuracy}, {"test_accuracy", result.test_accuracy},
                              {"epochs", opts.epochs}, {"seconds", result.seconds}, {"finished_at", utc_now()}};
-    std::ofstream(out / "result.json") << record.dump(2) << "\n";
+    write_file_atomic(out / "result.json", record.dump(2) + "\n");
     if (!from.empty()) {
-      ResultsStore store(std::filesystem::path(from) / "results.sqlite");
+      ResultsStore store(std::filesystem::path(from) / "results.sqlite", StoreAccess::write);
       store.add_event("transfer", genotype.name + " trained in " + out_dir + ": test accuracy " +
                                       std::to_string(100 * result.test_accuracy) + "%, " +
                                       std::to_string(network.params()) + " params");

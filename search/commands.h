@@ -32,6 +32,7 @@ int run_search(const Args& args);
 int run_resume(const Args& args);
 int run_status(const Args& args);
 int run_top(const Args& args);
+int run_check(const Args& args);
 int run_evaluate_worker(const Args& args);  // internal: one candidate in a worker process
 
 }  // namespace cf::cli

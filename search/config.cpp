@@ -1,18 +1,18 @@
 #include "search/config.h"
 
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <span>
 #include <sstream>
 
+#include "space/file_io.h"
 #include "space/genotype.h"
 
 namespace cf {
-
-namespace po = boost::program_options;
 
 namespace {
 
@@ -28,6 +28,7 @@ struct KeyDef {
 };
 
 constexpr double kBig = 1e12;
+constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;  // a config file is a few hundred bytes
 
 // The schema: one row per key. Order is the order of the frozen config and the docs.
 constexpr KeyDef kKeys[] = {
@@ -85,7 +86,7 @@ constexpr KeyDef kTrainKeys[] = {
     {"data.train_images", KeyType::integer, "0", 0, 1e8, "", "training images (0: all but the validation split)"},
     {"data.valid_images", KeyType::integer, "0", 0, 1e8, "", "validation images held out of the training files"},
     {"data.test", KeyType::boolean, "true", 0, 0, "", "report accuracy on the test files"},
-    {"train.epochs", KeyType::integer, "20", 1, 100000, "", "epochs"},
+    {"train.epochs", KeyType::integer, "20", 0, 100000, "", "epochs (0: evaluate the initial or loaded weights only)"},
     {"train.batch", KeyType::integer, "64", 1, 65536, "", "batch size"},
     {"train.lr", KeyType::real, "0.05", 1e-9, 100, "", "base learning rate (cosine schedule)"},
     {"train.min_lr", KeyType::real, "0", 0, 100, "", "final learning rate"},
@@ -154,6 +155,7 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
     case KeyType::integer: {
       long long x = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec == std::errc::result_out_of_range) throw bad("'" + v + "' is out of range");
       if (ec != std::errc() || p != v.data() + v.size()) throw bad("'" + v + "' is not an integer");
       range(static_cast<double>(x));
       return v;
@@ -161,15 +163,18 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
     case KeyType::unsigned64: {
       unsigned long long x = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec == std::errc::result_out_of_range) throw bad("'" + v + "' is larger than 2^64 - 1");
       if (ec != std::errc() || p != v.data() + v.size())
         throw bad("'" + v + "' is not a non-negative integer");
       return v;
     }
     case KeyType::real: {
       double x = 0;
-      std::istringstream in(v);
-      in >> x;
-      if (v.empty() || !in.eof() || in.fail() || !std::isfinite(x)) throw bad("'" + v + "' is not a number");
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec == std::errc::result_out_of_range)
+        throw bad("'" + v + "' is out of the range of a double (too large or too small in magnitude)");
+      if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(x))
+        throw bad("'" + v + "' is not a number");
       range(x);
       return v;
     }
@@ -191,17 +196,56 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
   return v;
 }
 
-// Reads an INI file against a schema (with Boost.Program_options), applies overrides and returns
-// every key's value; line_of receives the line of each key set in the file.
+// INI values: plain text up to an optional "# comment", trimmed; or a double-quoted string with
+// \\ \" \n \t \r \xHH escapes (what ini_value writes for text that plain form cannot carry:
+// '#', quotes, backslashes, control characters, leading or trailing blanks).
+std::string parse_ini_value(const std::string& raw, const std::string& where) {
+  const std::string t = trim(raw);
+  if (t.empty() || t[0] != '"') return trim(t.substr(0, t.find('#')));
+  std::string out;
+  size_t i = 1;
+  for (; i < t.size() && t[i] != '"'; ++i) {
+    if (t[i] != '\\') {
+      out += t[i];
+      continue;
+    }
+    if (++i >= t.size()) break;
+    switch (t[i]) {
+      case '\\': out += '\\'; break;
+      case '"': out += '"'; break;
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'x': {
+        const std::string hex = t.substr(i + 1, 2);
+        if (hex.size() != 2 || !std::isxdigit(static_cast<unsigned char>(hex[0])) ||
+            !std::isxdigit(static_cast<unsigned char>(hex[1])))
+          throw ConfigError(where + "bad \\x escape in a quoted value (expected two hex digits)");
+        out += static_cast<char>(std::stoi(hex, nullptr, 16));
+        i += 2;
+        break;
+      }
+      default: throw ConfigError(where + "unknown escape '\\" + std::string(1, t[i]) + "' in a quoted value");
+    }
+  }
+  if (i >= t.size()) throw ConfigError(where + "unterminated quoted value");
+  const std::string rest = trim(t.substr(i + 1));
+  if (!rest.empty() && rest[0] != '#') throw ConfigError(where + "text after the closing quote: '" + rest + "'");
+  return out;
+}
+
+// Reads an INI file against a schema, applies overrides and returns every key's value (checked
+// against its type and range); line_of receives the line of each key set in the file.
 std::map<std::string, std::string> read_ini(const std::filesystem::path& file, std::span<const KeyDef> keys,
                                             const std::vector<std::string>& overrides,
                                             std::map<std::string, int>& line_of) {
   const std::string fname = file.string();
-  std::ifstream in(file);
-  if (!in) throw ConfigError(fname + ": cannot open config file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::string text;
+  try {
+    text = read_file_capped(file, kMaxConfigBytes, "config file");
+  } catch (const FileError& e) {
+    throw ConfigError(e.what());
+  }
   auto find = [&](const std::string& key) -> const KeyDef* {
     for (const auto& k : keys)
       if (key == k.key) return &k;
@@ -215,49 +259,35 @@ std::map<std::string, std::string> read_ini(const std::filesystem::path& file, s
   std::string section_list;
   for (const auto& sec : sections) section_list += (section_list.empty() ? "" : ", ") + sec;
 
-  // Pass 1: line numbers of keys, and lines Boost would reject without saying where.
-  {
-    std::istringstream lines(text);
-    std::string line, section;
-    int number = 0;
-    while (std::getline(lines, line)) {
-      ++number;
-      const std::string at = fname + ":" + std::to_string(number) + ": ";
-      const std::string t = trim(line);
-      if (t.empty() || t[0] == '#' || t[0] == ';') continue;
-      if (t[0] == '[') {
-        if (t.back() != ']') throw ConfigError(at + "malformed section header '" + t + "'");
-        section = trim(t.substr(1, t.size() - 2));
-        if (std::find(sections.begin(), sections.end(), section) == sections.end())
-          throw ConfigError(at + "unknown section [" + section + "] (sections: " + section_list + ")");
-        continue;
-      }
-      const auto eq = t.find('=');
-      if (eq == std::string::npos) throw ConfigError(at + "expected 'key = value', got '" + t + "'");
-      const std::string key = (section.empty() ? "" : section + ".") + trim(t.substr(0, eq));
-      if (section.empty()) throw ConfigError(at + key + ": key outside any [section]");
-      if (!find(key)) throw ConfigError(at + key + ": unknown key");
-      if (line_of.count(key))
-        throw ConfigError(at + key + ": set twice (first on line " + std::to_string(line_of[key]) + ")");
-      line_of[key] = number;
-    }
-  }
-
-  // Pass 2: the values, through Boost.Program_options.
-  po::options_description desc;
-  for (const auto& k : keys) desc.add_options()(k.key, po::value<std::string>());
-  po::variables_map vm;
-  try {
-    std::istringstream stream(text);
-    po::store(po::parse_config_file(stream, desc, false), vm);
-  } catch (const po::error& e) {
-    throw ConfigError(fname + ": " + e.what());
-  }
   std::map<std::string, std::string> values;
-  for (const auto& k : keys) {
-    std::string value = k.default_value;
-    if (vm.count(k.key)) value = check_value(k, vm[k.key].as<std::string>(), fname + ":" + std::to_string(line_of[k.key]));
-    values[k.key] = value;
+  for (const auto& k : keys) values[k.key] = k.default_value;
+  std::istringstream lines(text);
+  std::string line, section;
+  int number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    const std::string at = fname + ":" + std::to_string(number) + ": ";
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    if (t[0] == '[') {
+      const std::string header = trim(t.substr(0, t.find('#')));
+      if (header.back() != ']') throw ConfigError(at + "malformed section header '" + t + "'");
+      section = trim(header.substr(1, header.size() - 2));
+      if (std::find(sections.begin(), sections.end(), section) == sections.end())
+        throw ConfigError(at + "unknown section [" + section + "] (sections: " + section_list + ")");
+      continue;
+    }
+    const auto eq = t.find('=');
+    if (eq == std::string::npos) throw ConfigError(at + "expected 'key = value', got '" + t + "'");
+    const std::string key = (section.empty() ? "" : section + ".") + trim(t.substr(0, eq));
+    if (section.empty()) throw ConfigError(at + key + ": key outside any [section]");
+    const KeyDef* def = find(key);
+    if (!def) throw ConfigError(at + key + ": unknown key");
+    if (line_of.count(key))
+      throw ConfigError(at + key + ": set twice (first on line " + std::to_string(line_of[key]) + ")");
+    line_of[key] = number;
+    values[key] = check_value(*def, parse_ini_value(t.substr(eq + 1), at + key + ": "),
+                              fname + ":" + std::to_string(number));
   }
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
@@ -344,6 +374,36 @@ CampaignConfig load_config(const std::filesystem::path& file,
   return config;
 }
 
+namespace {
+
+std::string ini_value(const std::string& value) {
+  bool plain = value.empty() || (value.front() != ' ' && value.back() != ' ' && value.front() != '"');
+  for (unsigned char c : value)
+    if (c < 0x20 || c == 0x7f || c == '#' || c == '\\') plain = false;
+  if (plain) return value;
+  std::string out = "\"";
+  for (unsigned char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
 std::string CampaignConfig::to_ini() const {
   std::string out, section;
   for (const auto& k : kKeys) {
@@ -353,7 +413,7 @@ std::string CampaignConfig::to_ini() const {
       out += (out.empty() ? "" : "\n") + std::string("[") + s + "]\n";
       section = s;
     }
-    out += key.substr(key.find('.') + 1) + " = " + values.at(key) + "\n";
+    out += key.substr(key.find('.') + 1) + " = " + ini_value(values.at(key)) + "\n";
   }
   return out;
 }
@@ -403,15 +463,17 @@ std::string ini_text(const std::map<std::string, std::string>& values) {
       out += (out.empty() ? "" : "\n") + std::string("[") + s + "]\n";
       section = s;
     }
-    out += key.substr(key.find('.') + 1) + " = " + value + "\n";
+    out += key.substr(key.find('.') + 1) + " = " + ini_value(value) + "\n";
   }
   return out;
 }
 
-TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
-  std::map<std::string, int> line_of;
+namespace {
+
+// The typed training config of checked values (every key of kTrainKeys present).
+TrainConfig train_config_of(std::map<std::string, std::string> values) {
   TrainConfig c;
-  c.values = read_ini(file, kTrainKeys, overrides, line_of);
+  c.values = std::move(values);
   auto& v = c.values;
   c.network.cells_per_stack = std::stoi(v["network.cells_per_stack"]);
   c.network.filters = std::stoi(v["network.filters"]);
@@ -445,6 +507,34 @@ TrainConfig load_train_config(const std::filesystem::path& file, const std::vect
   t.evaluate_test = c.data.load_test;
   c.data.seed = t.seed;
   return c;
+}
+
+}  // namespace
+
+TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  std::map<std::string, int> line_of;
+  return train_config_of(read_ini(file, kTrainKeys, overrides, line_of));
+}
+
+TrainConfig train_config_from_settings(const std::vector<Setting>& settings) {
+  std::map<std::string, std::string> values;
+  for (const auto& k : kTrainKeys) values[k.key] = k.default_value;
+  for (const auto& setting : settings) {
+    const KeyDef* def = nullptr;
+    for (const auto& k : kTrainKeys)
+      if (setting.key == k.key) def = &k;
+    if (!def) throw std::logic_error("train_config_from_settings: unknown key " + setting.key);
+    try {
+      values[setting.key] = check_value(*def, setting.value, setting.where);
+    } catch (const ConfigError& e) {
+      // "--weight-decay: train.weight_decay: -5 is out of range [0, 1]" -> without the key.
+      std::string what = e.what();
+      const std::string key_part = setting.where + ": " + setting.key + ": ";
+      if (what.rfind(key_part, 0) == 0) what = setting.where + ": " + what.substr(key_part.size());
+      throw ConfigError(what);
+    }
+  }
+  return train_config_of(std::move(values));
 }
 
 }  // namespace cf

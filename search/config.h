@@ -79,6 +79,14 @@ struct TrainConfig {
 };
 TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
 std::string train_config_reference_markdown();
+// A setting given outside a config file: a training-config key, its value as text, and how the
+// user gave it (e.g. "--weight-decay"), which errors name instead of a file line.
+struct Setting {
+  std::string key, value, where;
+};
+// The training config of the schema's defaults with `settings` applied, each checked against the
+// schema's type and range (what `train` does with its flags, so flags and files share one schema).
+TrainConfig train_config_from_settings(const std::vector<Setting>& settings);
 // INI text of "section.key" -> value pairs (sections in key order).
 std::string ini_text(const std::map<std::string, std::string>& values);
 

@@ -1,5 +1,7 @@
 #include "search/evaluator.h"
 
+#include "space/json_text.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -218,10 +220,11 @@ JobResult EvaluateProcess::result() const {
 void EvaluateProcess::handle_line(const std::string& line) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception&) {
+    j = parse_json_text(line, "worker");
+  } catch (const JsonTextError&) {
     return;  // not a protocol line
   }
+  if (!j.is_object()) return;
   if (j.contains("progress")) progress_ = job_progress_from_json(job_id_, j["progress"]);
   else if (j.contains("result")) reported_ = job_result_from_json(j["result"]);
 }
@@ -282,8 +285,9 @@ int run_worker(std::FILE* in, std::FILE* out) {
   char* line = nullptr;
   size_t cap = 0;
   if (getline(&line, &cap, in) < 0) return 2;
-  const nlohmann::json job = nlohmann::json::parse(line);
+  const std::string text = line;
   std::free(line);
+  const nlohmann::json job = parse_json_text(text, "worker job");
   const int64_t id = job.at("id").get<int64_t>();
   // Fault injection for the crash-isolation test: CELLFORGE_FAULT=crash:<candidate id>.
   if (const char* fault = std::getenv("CELLFORGE_FAULT"))

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"resume", cf::cli::run_resume, "continue a stopped campaign"},
     {"status", cf::cli::run_status, "summarise a campaign (running or not)"},
     {"top", cf::cli::run_top, "list a campaign's best candidates"},
+    {"check", cf::cli::run_check, "check a run directory's results database for damage"},
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
     {"fidelity", cf::cli::run_fidelity, "Kendall tau between proxy and full-size accuracy"},
     {"report", cf::cli::run_report, "self-contained HTML report of a campaign"},

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "space/file_io.h"
+#include "space/json_text.h"
+
 namespace cf {
 
 namespace {
@@ -18,7 +21,7 @@ constexpr std::string_view kFormat = "cellforge.genotype.v1";
   throw GenotypeError(path + ": " + what);
 }
 
-std::string quoted(const nlohmann::json& j) { return j.dump(); }
+std::string quoted(const nlohmann::json& j) { return json_brief(j); }
 
 void check_keys(const nlohmann::json& obj, const std::string& path,
                 std::initializer_list<std::string_view> allowed) {
@@ -57,6 +60,9 @@ Cell parse_cell(const nlohmann::json& j, const std::string& path) {
   const auto& blocks = require(j, path, "blocks");
   const std::string bpath = join(path, "blocks");
   if (!blocks.is_array()) fail(bpath, "expected an array of blocks");
+  if (blocks.size() > static_cast<size_t>(kMaxBlocksPerCell))
+    fail(bpath, "has " + std::to_string(blocks.size()) + " blocks, more than the limit of " +
+                    std::to_string(kMaxBlocksPerCell));
   for (size_t b = 0; b < blocks.size(); ++b) {
     const auto& bj = blocks[b];
     const std::string p = bpath + "[" + std::to_string(b) + "]";
@@ -266,6 +272,9 @@ Genotype genotype_from_json(const nlohmann::json& doc, int expected_blocks) {
   if (auto it = doc.find("name"); it != doc.end()) {
     if (!it->is_string()) fail("name", "expected a string");
     g.name = it->get<std::string>();
+    if (g.name.size() > kMaxGenotypeNameBytes)
+      fail("name", "is " + std::to_string(g.name.size()) + " bytes long, more than the limit of " +
+                       std::to_string(kMaxGenotypeNameBytes));
   }
   g.normal = parse_cell(require(doc, "", "normal"), "normal");
   g.reduction = parse_cell(require(doc, "", "reduction"), "reduction");
@@ -283,14 +292,22 @@ nlohmann::json genotype_to_json(const Genotype& genotype) {
   return doc;
 }
 
-Genotype parse_genotype(std::string_view text, int expected_blocks) {
+Genotype parse_genotype(std::string_view text, int expected_blocks, std::string_view context) {
+  const std::string where = context.empty() ? std::string() : std::string(context) + ": ";
+  if (text.size() > static_cast<size_t>(kMaxGenotypeFileBytes))
+    throw GenotypeError(where + "genotype JSON of " + std::to_string(text.size()) + " bytes is larger than " +
+                        std::to_string(kMaxGenotypeFileBytes));
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw GenotypeError(std::string("not valid JSON: ") + e.what());
+    doc = parse_json_text(text, "", 16);
+  } catch (const JsonTextError& e) {
+    throw GenotypeError(where + e.what());
   }
-  return genotype_from_json(doc, expected_blocks);
+  try {
+    return genotype_from_json(doc, expected_blocks);
+  } catch (const GenotypeError& e) {
+    throw GenotypeError(where + e.what());
+  }
 }
 
 std::string write_genotype(const Genotype& genotype) {
@@ -298,15 +315,13 @@ std::string write_genotype(const Genotype& genotype) {
 }
 
 Genotype load_genotype_file(const std::filesystem::path& path, int expected_blocks) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw GenotypeError(path.string() + ": cannot open file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  std::string text;
   try {
-    return parse_genotype(buffer.str(), expected_blocks);
-  } catch (const GenotypeError& e) {
-    throw GenotypeError(path.string() + ": " + e.what());
+    text = read_file_capped(path, kMaxGenotypeFileBytes, "genotype file");
+  } catch (const FileError& e) {
+    throw GenotypeError(e.what());
   }
+  return parse_genotype(text, expected_blocks, path.string());
 }
 
 std::string canonical_string(const Genotype& genotype) {

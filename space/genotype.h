@@ -56,6 +56,12 @@ struct Genotype {
   bool operator==(const Genotype&) const = default;
 };
 
+// What a genotype may hold (documented in the README's limits): larger ones are refused with a
+// GenotypeError before any super-linear work is done on them.
+inline constexpr int kMaxBlocksPerCell = 64;
+inline constexpr size_t kMaxGenotypeNameBytes = 256;
+inline constexpr int64_t kMaxGenotypeFileBytes = int64_t{1} << 20;  // 1 MiB
+
 // Validates structure: block count (expected_blocks < 0 accepts any >= 1), input references,
 // concat lists. Throws GenotypeError naming the JSON path.
 void validate(const Genotype& genotype, int expected_blocks = -1);
@@ -64,10 +70,11 @@ void validate(const Genotype& genotype, int expected_blocks = -1);
 // wrong types and every structural error throw GenotypeError with the JSON path.
 Genotype genotype_from_json(const nlohmann::json& doc, int expected_blocks = -1);
 nlohmann::json genotype_to_json(const Genotype& genotype);
-Genotype parse_genotype(std::string_view text, int expected_blocks = -1);
+// `context`, when given, prefixes every error (a file name, "RUN/results.sqlite: candidate 7").
+Genotype parse_genotype(std::string_view text, int expected_blocks = -1, std::string_view context = {});
 std::string write_genotype(const Genotype& genotype);  // pretty JSON text with trailing newline
 
-// Reads a genotype file; errors are prefixed with the file name.
+// Reads a genotype file (at most kMaxGenotypeFileBytes); errors are prefixed with the file name.
 Genotype load_genotype_file(const std::filesystem::path& path, int expected_blocks = -1);
 
 // Canonical form: dead blocks removed, halves of add blocks ordered, blocks renumbered in a

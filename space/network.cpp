@@ -396,15 +396,37 @@ Network build_network(const Genotype& genotype, const NetworkSpec& spec) {
   return net;
 }
 
+namespace {
+
+// Counts of huge stackings must not wrap around: every product and sum is checked.
+int64_t checked(bool overflowed, int64_t value) {
+  if (overflowed)
+    throw std::overflow_error("the network is too large to count: more than 2^63 parameters or MACs "
+                              "(reduce the filters, cells per stack or input size)");
+  return value;
+}
+int64_t mul(int64_t a, int64_t b) {
+  int64_t out = 0;
+  const bool overflowed = __builtin_mul_overflow(a, b, &out);
+  return checked(overflowed, out);
+}
+int64_t add(int64_t a, int64_t b) {
+  int64_t out = 0;
+  const bool overflowed = __builtin_add_overflow(a, b, &out);
+  return checked(overflowed, out);
+}
+
+}  // namespace
+
 int64_t Network::layer_params(int i) const {
   const Layer& l = layers[i];
   switch (l.kind) {
     case LayerKind::conv:
-      return int64_t{l.out.c} * (in_shape(i).c / l.groups) * l.kernel_h * l.kernel_w;
+      return mul(mul(mul(l.out.c, in_shape(i).c / l.groups), l.kernel_h), l.kernel_w);
     case LayerKind::batch_norm:
       return 2 * int64_t{l.out.c};
     case LayerKind::fully_connected:
-      return in_shape(i).numel() * l.out.c + l.out.c;
+      return add(mul(in_shape(i).numel(), l.out.c), l.out.c);
     default:
       return 0;
   }
@@ -414,9 +436,9 @@ int64_t Network::layer_macs(int i) const {
   const Layer& l = layers[i];
   switch (l.kind) {
     case LayerKind::conv:
-      return layer_params(i) * l.out.h * l.out.w;
+      return mul(mul(layer_params(i), l.out.h), l.out.w);
     case LayerKind::fully_connected:
-      return in_shape(i).numel() * l.out.c;
+      return mul(in_shape(i).numel(), l.out.c);
     default:
       return 0;
   }
@@ -424,14 +446,14 @@ int64_t Network::layer_macs(int i) const {
 
 int64_t Network::params() const {
   int64_t total = 0;
-  for (int i = 0; i < static_cast<int>(layers.size()); ++i) total += layer_params(i);
+  for (int i = 0; i < static_cast<int>(layers.size()); ++i) total = add(total, layer_params(i));
   return total;
 }
 
 int64_t Network::macs() const {
   int64_t total = 0;
   for (int i = 0; i < static_cast<int>(layers.size()); ++i)
-    if (!layers[i].aux) total += layer_macs(i);
+    if (!layers[i].aux) total = add(total, layer_macs(i));
   return total;
 }
 

@@ -148,7 +148,10 @@ TEST_CASE("a second process on the same run directory is refused", "[campaign][l
   // Hold the lock as a running campaign would.
   const int fd = open((dir / "run" / "lock").c_str(), O_RDWR);
   REQUIRE(fd >= 0);
-  REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0);
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  REQUIRE(fcntl(fd, F_OFD_SETLK, &lock) == 0);
   const auto r = run_cellforge("resume " + (dir / "run").string() + " --set budget.candidates=3");
   close(fd);
   CHECK(r.exit_code == 1);

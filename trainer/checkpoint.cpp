@@ -1,9 +1,12 @@
 #include "trainer/checkpoint.h"
 
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "space/file_io.h"
+#include "space/json_text.h"
 #include "trainer/weights.h"
 
 namespace cf {
@@ -11,7 +14,7 @@ namespace cf {
 namespace {
 constexpr char kMagic[] = "CFTRAINSTATE1\n";
 
-void write_floats(std::ofstream& out, const std::vector<float>& v) {
+void write_floats(std::ostream& out, const std::vector<float>& v) {
   out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
 }
 }  // namespace
@@ -39,18 +42,12 @@ void save_checkpoint(const std::filesystem::path& dir, const Executor& executor,
   for (const auto& v : c.velocity) sizes.push_back(v.size());
   header["velocity_sizes"] = sizes;
   {
-    std::ofstream out(epoch_dir / "state.bin.tmp", std::ios::binary | std::ios::trunc);
+    std::ostringstream out;
     out << kMagic << header.dump() << "\n";
     for (const auto& v : c.velocity) write_floats(out, v);
-    out.flush();
-    if (!out) throw std::runtime_error((epoch_dir / "state.bin").string() + ": write failed (disk full?)");
+    write_file_atomic(epoch_dir / "state.bin", out.str());
   }
-  fs::rename(epoch_dir / "state.bin.tmp", epoch_dir / "state.bin");
-  {
-    std::ofstream out(dir / "latest.tmp", std::ios::trunc);
-    out << epoch_dir.filename().string() << "\n";
-  }
-  fs::rename(dir / "latest.tmp", dir / "latest");
+  write_file_atomic(dir / "latest", epoch_dir.filename().string() + "\n");
   // Older checkpoints are no longer needed.
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.is_directory() && entry.path().filename().string().rfind("epoch-", 0) == 0 &&
@@ -72,7 +69,12 @@ std::optional<TrainCheckpoint> load_checkpoint(const std::filesystem::path& dir,
   if (magic != kMagic) throw std::runtime_error(state_file.string() + ": not a cellforge training state");
   std::string line;
   std::getline(in, line);
-  const auto h = nlohmann::json::parse(line);
+  nlohmann::json h;
+  try {
+    h = parse_json_text(line, state_file.string());
+  } catch (const JsonTextError& e) {
+    throw std::runtime_error(std::string(e.what()) + " (a damaged checkpoint: remove it to start over)");
+  }
   TrainCheckpoint c;
   c.epochs_done = h.at("epochs_done");
   c.step = h.at("step");

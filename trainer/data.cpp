@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -34,6 +35,14 @@ class GzReader {
     std::error_code ec;
     if (!fs::exists(path, ec)) fail(path, "file not found");
     if (!fs::is_regular_file(path, ec)) fail(path, "not a regular file");
+    file_size_ = fs::file_size(path, ec);
+    {
+      std::ifstream probe(path, std::ios::binary);
+      char magic[2] = {0, 0};
+      probe.read(magic, 2);
+      gzip_ = probe.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
+              static_cast<unsigned char>(magic[1]) == 0x8b;
+    }
     file_ = gzopen(path.c_str(), "rb");
     if (!file_) fail(path, std::string("cannot open: ") + std::strerror(errno));
     gzbuffer(file_, 1 << 18);  // fewer, larger reads: inflating Fashion-MNIST is the load time
@@ -56,14 +65,33 @@ class GzReader {
     return done;
   }
 
-  // Reads everything that is left; size_hint (the size expected, when known) avoids regrowth.
-  std::vector<uint8_t> read_rest(size_t size_hint) {
-    std::vector<uint8_t> bytes(std::clamp<size_t>(size_hint, 1 << 16, size_t{1} << 30));
+  // The most bytes the file can yield: its size when plain; for gzip, deflate's largest
+  // expansion (1032:1) of its size. A header declaring more is corrupt, and is refused before
+  // anything is allocated.
+  uint64_t max_content_bytes() const { return gzip_ ? file_size_ * 1032 + 1024 : file_size_; }
+
+  // Reads what is left, but never more than `limit` bytes: memory grows with the data actually
+  // read (never with what a header claims), so a gzip bomb or a lying header costs at most
+  // limit bytes. A result of exactly `limit` bytes means more data may follow.
+  // Counts (without keeping) the bytes left, stopping at `limit`.
+  uint64_t count_rest(uint64_t limit) {
+    std::vector<uint8_t> chunk(1 << 16);
+    uint64_t total = 0;
+    while (total < limit) {
+      const size_t got = read(chunk.data(), chunk.size());
+      total += got;
+      if (got < chunk.size()) break;
+    }
+    return total;
+  }
+
+  std::vector<uint8_t> read_rest(uint64_t limit) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(std::min<uint64_t>(limit, uint64_t{1} << 24)));
     size_t size = 0;
     for (;;) {
       size += read(bytes.data() + size, bytes.size() - size);
-      if (size < bytes.size()) break;
-      bytes.resize(bytes.size() * 2);
+      if (size < bytes.size() || bytes.size() >= limit) break;
+      bytes.resize(static_cast<size_t>(std::min<uint64_t>(uint64_t{bytes.size()} * 2, limit)));
     }
     bytes.resize(size);
     return bytes;
@@ -84,6 +112,8 @@ class GzReader {
 
   fs::path path_;
   gzFile file_ = nullptr;
+  uint64_t file_size_ = 0;
+  bool gzip_ = false;
 };
 
 uint32_t big_endian32(const uint8_t* bytes) {
@@ -100,6 +130,11 @@ std::string hex32(uint32_t value) {
 constexpr uint32_t kIdxImagesMagic = 0x00000803;  // uint8 elements, 3 dimensions
 constexpr uint32_t kIdxLabelsMagic = 0x00000801;  // uint8 elements, 1 dimension
 constexpr int kIdxClasses = 10;
+// Limits (README): the pixels of one IDX file, and one CIFAR batch file (the real ones hold
+// 30.7 MB (CIFAR-10) and 153.8 MB (CIFAR-100 train)).
+constexpr uint64_t kMaxDatasetBytes = uint64_t{8} << 30;
+constexpr uint64_t kMaxCifarFileBytes = uint64_t{1} << 30;
+constexpr uint64_t kMaxTrailingCount = uint64_t{64} << 20;  // trailing bytes counted for the error message
 
 // Reads a header of `header_words` big-endian words, the first being the magic.
 std::vector<uint32_t> read_idx_header(GzReader& reader, const fs::path& file, uint32_t magic,
@@ -120,16 +155,17 @@ std::vector<uint32_t> read_idx_header(GzReader& reader, const fs::path& file, ui
   return words;
 }
 
-// Checks that exactly `expected` bytes followed the header.
-void check_payload_size(const fs::path& file, size_t got, uint64_t expected,
-                        const std::string& declared) {
+// Checks that exactly `expected` bytes followed the header; `trailing` counts the bytes after
+// them (the reader stops keeping data at expected + 1 bytes and only counts the rest, up to a cap).
+void check_payload_size(const fs::path& file, size_t got, uint64_t expected, const std::string& declared,
+                        uint64_t trailing) {
   if (got < expected) {
     fail(file, "truncated: header says " + declared + " (" + std::to_string(expected) +
                    " bytes) but only " + std::to_string(got) + " bytes follow");
   }
-  if (got > expected) {
-    fail(file, std::to_string(got - expected) + " unexpected bytes after the " + declared +
-                   " the header declares");
+  if (trailing > 0) {
+    fail(file, (trailing > kMaxTrailingCount ? "more than " + std::to_string(kMaxTrailingCount) : std::to_string(trailing)) +
+                   " unexpected bytes after the " + declared + " the header declares");
   }
 }
 
@@ -243,11 +279,21 @@ ImageSet read_idx(const fs::path& images_file, const fs::path& labels_file) {
     set.count = static_cast<int>(count);
     set.shape = {1, static_cast<int>(height), static_cast<int>(width)};
     const uint64_t expected = uint64_t{count} * set.shape.numel();
+    if (expected > kMaxDatasetBytes)
+      fail(images_file, "header declares " + plural(count, "image") + " of " + std::to_string(height) + "x" +
+                            std::to_string(width) + " (" + std::to_string(expected) + " bytes), more than the limit of " +
+                            std::to_string(kMaxDatasetBytes) + " bytes");
+    if (expected > reader.max_content_bytes())
+      fail(images_file, "header declares " + plural(count, "image") + " of " + std::to_string(height) + "x" +
+                            std::to_string(width) + " (" + std::to_string(expected) +
+                            " bytes), more than a file of this size can hold (truncated file or corrupt header)");
     // +1 byte so that trailing data is seen without growing the buffer.
     set.pixels = reader.read_rest(expected + 1);
-    check_payload_size(
-        images_file, set.pixels.size(), expected,
-        plural(count, "image") + " of " + std::to_string(height) + "x" + std::to_string(width));
+    const uint64_t trailing = set.pixels.size() > expected ? 1 + reader.count_rest(kMaxTrailingCount) : 0;
+    set.pixels.resize(std::min<uint64_t>(set.pixels.size(), expected));
+    check_payload_size(images_file, set.pixels.size(), expected,
+                       plural(count, "image") + " of " + std::to_string(height) + "x" + std::to_string(width),
+                       trailing);
   }
   {
     GzReader reader(labels_file);
@@ -257,8 +303,13 @@ ImageSet read_idx(const fs::path& images_file, const fs::path& labels_file) {
       fail(labels_file, "header says " + plural(count, "label") + " but " + images_file.string() +
                             " has " + plural(set.count, "image"));
     }
+    if (count > reader.max_content_bytes())
+      fail(labels_file, "header declares " + plural(count, "label") +
+                            ", more than a file of this size can hold (truncated file or corrupt header)");
     set.labels = reader.read_rest(uint64_t{count} + 1);
-    check_payload_size(labels_file, set.labels.size(), count, plural(count, "label"));
+    const uint64_t trailing = set.labels.size() > count ? 1 + reader.count_rest(kMaxTrailingCount) : 0;
+    set.labels.resize(std::min<uint64_t>(set.labels.size(), count));
+    check_payload_size(labels_file, set.labels.size(), count, plural(count, "label"), trailing);
   }
   set.classes = kIdxClasses;
   for (size_t i = 0; i < set.labels.size(); ++i) {
@@ -284,8 +335,11 @@ ImageSet read_cifar(const std::vector<fs::path>& files, bool cifar100) {
     std::error_code ec;
     const auto file_size = fs::file_size(file, ec);
     GzReader reader(file);  // reports a missing file
-    const std::vector<uint8_t> bytes = reader.read_rest(ec ? 0 : file_size + 1);
+    (void)file_size;
+    const std::vector<uint8_t> bytes = reader.read_rest(kMaxCifarFileBytes + 1);
     if (bytes.empty()) fail(file, "empty file, no images");
+    if (bytes.size() > kMaxCifarFileBytes)
+      fail(file, "more than " + std::to_string(kMaxCifarFileBytes) + " bytes, larger than any CIFAR batch file");
     if (bytes.size() % record_bytes != 0) {
       fail(file, "size " + std::to_string(bytes.size()) + " bytes is not a multiple of the " +
                      std::to_string(record_bytes) + "-byte " +

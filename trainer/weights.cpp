@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "space/file_io.h"
+#include "space/json_text.h"
+
 namespace cf {
 
 namespace {
@@ -29,39 +32,49 @@ void save_weights(const Executor& executor, const std::filesystem::path& path) {
     tensors.push_back({{"name", s.name + ".running_var"}, {"count", s.running_var.size()}});
   }
   header["tensors"] = tensors;
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw WeightsError(path.string() + ": cannot write file");
-    out << kMagic << header.dump() << "\n";
-    for (const auto& v : data)
-      out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
-    out.flush();
-    if (!out) throw WeightsError(path.string() + ": write failed (disk full?)");
+  std::string bytes = std::string(kMagic) + header.dump() + "\n";
+  for (const auto& v : data)
+    bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  try {
+    write_file_atomic(path, bytes);
+  } catch (const FileError& e) {
+    throw WeightsError(e.what());
   }
-  std::filesystem::rename(tmp, path);
 }
 
 void load_weights(Executor& executor, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw WeightsError(path.string() + (std::filesystem::exists(path, ec) ? ": not a regular file" : ": cannot open file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw WeightsError(path.string() + ": cannot open file");
   std::string magic(sizeof(kMagic) - 1, '\0');
   in.read(magic.data(), static_cast<std::streamsize>(magic.size()));
   if (!in || magic != kMagic) throw WeightsError(path.string() + ": not a cellforge weights file");
+  // The header is one JSON line; a file without a newline in its first 64 MiB is not one of ours.
+  constexpr size_t kMaxHeaderBytes = size_t{64} << 20;
   std::string line;
-  std::getline(in, line);
+  for (char c; in.get(c) && c != '\n';) {
+    line += c;
+    if (line.size() > kMaxHeaderBytes) throw WeightsError(path.string() + ": header line longer than 64 MiB (corrupt)");
+  }
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception&) {
-    throw WeightsError(path.string() + ": corrupt header");
+    header = parse_json_text(line, "");
+  } catch (const JsonTextError& e) {
+    throw WeightsError(path.string() + ": corrupt header: " + e.what());
   }
+  if (!header.is_object() || !header.contains("tensors") || !header["tensors"].is_array())
+    throw WeightsError(path.string() + ": corrupt header: no \"tensors\" list");
   // Offsets of every tensor in the data block.
   std::map<std::string, std::pair<std::streamoff, size_t>> where;
   std::streamoff offset = in.tellg();
-  for (const auto& t : header.value("tensors", nlohmann::json::array())) {
-    const size_t count = t.at("count").get<size_t>();
-    where[t.at("name").get<std::string>()] = {offset, count};
+  for (const auto& t : header["tensors"]) {
+    if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("count") ||
+        !t["count"].is_number_unsigned() || t["count"].get<uint64_t>() > (uint64_t{1} << 40))
+      throw WeightsError(path.string() + ": corrupt header: a tensor entry without a name and a sane count");
+    const size_t count = t["count"].get<size_t>();
+    where[t["name"].get<std::string>()] = {offset, count};
     offset += static_cast<std::streamoff>(count * sizeof(float));
   }
   in.seekg(0, std::ios::end);
@@ -70,7 +83,10 @@ void load_weights(Executor& executor, const std::filesystem::path& path) {
     auto it = where.find(name);
     if (it == where.end())
       throw WeightsError(path.string() + ": no tensor '" + name + "' (the file is for a " +
-                         header.value("notation", std::string("different")) + " network)");
+                         (header.contains("notation") && header["notation"].is_string()
+                              ? header["notation"].get<std::string>()
+                              : std::string("different")) +
+                         " network)");
     if (it->second.second != count)
       throw WeightsError(path.string() + ": tensor '" + name + "' has " +
                          std::to_string(it->second.second) + " values, the network needs " +

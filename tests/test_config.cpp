@@ -1,0 +1,70 @@
+// Config conversion: numbers that do not fit, the frozen config.ini round trip of any text value,
+// and training settings from flags checked against the one training schema.
+#include <catch2/catch.hpp>
+
+#include "cli_helpers.h"
+#include "search/config.h"
+
+using cf::test::TempDir;
+using cf::test::write_file;
+
+TEST_CASE("numbers that underflow or overflow a double get a clear error naming the key",
+          "[config]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[proxy]\nlr = 1e-400\n");
+  CHECK_THROWS_WITH(cf::load_config(dir / "c.ini"),
+                    Catch::Contains("c.ini:2") && Catch::Contains("proxy.lr") &&
+                        Catch::Contains("1e-400") && Catch::Contains("range of a double"));
+  write_file(dir / "c.ini", "[proxy]\n");
+  CHECK_THROWS_WITH(cf::load_config(dir / "c.ini", {"proxy.weight_decay=1e999"}),
+                    Catch::Contains("--set") && Catch::Contains("proxy.weight_decay"));
+  CHECK_THROWS_WITH(cf::load_config(dir / "c.ini", {"budget.candidates=99999999999999999999"}),
+                    Catch::Contains("budget.candidates") && Catch::Contains("out of range"));
+  write_file(dir / "t.ini", "[train]\n");
+  CHECK_THROWS_WITH(cf::load_train_config(dir / "t.ini", {"train.lr=1e-400"}),
+                    Catch::Contains("train.lr"));
+}
+
+TEST_CASE("the frozen config.ini reads back every text value, with '#', quotes and newlines",
+          "[config]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[campaign]\nname = plain  # an inline comment\n");
+  const cf::CampaignConfig plain = cf::load_config(dir / "c.ini");
+  CHECK(plain.name == "plain");
+  for (const std::string name : {"a#b", "line1\nline2", "quote\"d", "back\\slash", "tab\there",
+                                 "\"leading quote", "ctrl\x01"}) {
+    INFO(name);
+    const cf::CampaignConfig c = cf::load_config(dir / "c.ini", {"campaign.name=" + name});
+    CHECK(c.name == name);
+    write_file(dir / "frozen.ini", c.to_ini());
+    const cf::CampaignConfig back = cf::load_config(dir / "frozen.ini");
+    CHECK(back.name == name);
+    CHECK(back.identity_hash() == c.identity_hash());
+  }
+  write_file(dir / "bad.ini", "[campaign]\nname = \"unterminated\n");
+  CHECK_THROWS_WITH(cf::load_config(dir / "bad.ini"),
+                    Catch::Contains("bad.ini:2") && Catch::Contains("unterminated"));
+  write_file(dir / "bad.ini", "[campaign]\nname = \"x\" y\n");
+  CHECK_THROWS_WITH(cf::load_config(dir / "bad.ini"), Catch::Contains("after the closing quote"));
+}
+
+TEST_CASE("training settings from flags use the training schema's ranges", "[config][train]") {
+  const cf::TrainConfig ok =
+      cf::train_config_from_settings({{"train.weight_decay", "0.001", "--weight-decay"}});
+  CHECK(ok.train.sgd.weight_decay == Approx(0.001f));
+  CHECK(ok.values.at("train.weight_decay") == "0.001");
+  const std::vector<std::pair<cf::Setting, std::string>> bad = {
+      {{"train.weight_decay", "-5", "--weight-decay"}, "--weight-decay: -5 is out of range"},
+      {{"train.clip_norm", "-1", "--clip-norm"}, "--clip-norm: -1 is out of range"},
+      {{"train.warmup_epochs", "-1", "--warmup-epochs"}, "--warmup-epochs: -1 is out of range"},
+      {{"train.cutout", "100000", "--cutout"}, "--cutout: 100000 is out of range"},
+      {{"train.memory_limit_gb", "inf", "--memory-limit-gb"},
+       "--memory-limit-gb: 'inf' is not a number"},
+      {{"train.memory_limit_gb", "nan", "--memory-limit-gb"},
+       "--memory-limit-gb: 'nan' is not a number"},
+  };
+  for (const auto& [setting, message] : bad) {
+    INFO(setting.where);
+    CHECK_THROWS_WITH(cf::train_config_from_settings({setting}), Catch::StartsWith(message));
+  }
+}
