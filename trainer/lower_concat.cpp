@@ -1,0 +1,68 @@
+// Inputs joined on channels, in order. Backward hands each input a channel slice of the output
+// gradient.
+#include "trainer/dnnl_compat.h"
+#include "trainer/lowering.h"
+
+namespace cf::detail {
+
+namespace {
+
+// Blocked layouts can only be sliced at block boundaries.
+bool slices_aligned(const LowerContext& ctx, const memory::desc& md) {
+  const int block = dnnl_compat::channel_block(md);
+  if (block < 1) return false;
+  int offset = 0;
+  for (int s = 0; s < ctx.inputs(); ++s) {
+    if (block > 1 && offset % block != 0) return false;
+    offset += ctx.network().in_shape(ctx.index(), s).c;
+  }
+  return true;
+}
+
+void concat_backward(LowerContext& ctx) {
+  const int N = ctx.batch();
+  const memory out_diff = ctx.out().diff;
+  const bool aligned = slices_aligned(ctx, ctx.out().md);
+  // Unaligned: slice a plain copy of the output gradient instead.
+  memory sliced = out_diff;
+  if (!aligned) {
+    sliced = ctx.scratch(Scratch::output_grad,
+                         memory::desc(nchw_dims(N, ctx.layer().out), memory::data_type::f32,
+                                      memory::format_tag::nchw));
+    ctx.backward_reorder(out_diff, sliced, false, "bwd concat");
+  }
+  int offset = 0;
+  for (int s = 0; s < ctx.inputs(); ++s) {
+    const Shape is = ctx.network().in_shape(ctx.index(), s);
+    if (ctx.input_grad(s)) {
+      const memory::desc sub =
+          sliced.get_desc().submemory_desc(nchw_dims(N, is), {0, offset, 0, 0});
+      memory part;
+      if (aligned) {
+        part = ctx.diff_view(ctx.index(), sub);
+      } else {
+        part = memory(sub, ctx.engine(), DNNL_MEMORY_NONE);
+        ctx.program().scratch_view(Scratch::output_grad, part);  // lives in the plain copy
+      }
+      ctx.deliver(s, part, "bwd concat");
+    }
+    offset += is.c;
+  }
+}
+
+}  // namespace
+
+void lower_concat(LowerContext& ctx) {
+  const int n = ctx.inputs();
+  std::vector<memory::desc> srcs;
+  for (int s = 0; s < n; ++s) srcs.push_back(ctx.in(s).md);
+  dnnl::concat::primitive_desc pd(1, srcs, ctx.engine(), ctx.attr());
+  ctx.note_impl("fwd", pd);
+  ctx.make_output(pd.dst_desc());
+  Args args{{DNNL_ARG_DST, ctx.out().value}};
+  for (int s = 0; s < n; ++s) args[DNNL_ARG_MULTIPLE_SRC + s] = ctx.in(s).value;
+  ctx.forward(dnnl::concat(pd), pd, args, "fwd concat");
+  concat_backward(ctx);
+}
+
+}  // namespace cf::detail
