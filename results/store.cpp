@@ -383,7 +383,7 @@ std::optional<CandidateRecord> ResultsStore::candidate(int64_t id) const {
 std::optional<CandidateRecord> ResultsStore::find_by_hash(const std::string& hash) const {
   Statement s(db_,
               std::string("SELECT ") + kCandidateColumns +
-                  " FROM candidates WHERE hash = ? AND status != 'pending' ORDER BY id LIMIT 1",
+                  " FROM candidates WHERE hash = ? AND status = 'done' ORDER BY id LIMIT 1",
               file_);
   s.bind(1, hash);
   if (!s.step()) return std::nullopt;

@@ -80,7 +80,8 @@ class ResultsStore {
   std::optional<CandidateRecord> candidate(int64_t id) const;
   // Evaluated candidates (done, not reused duplicates), best proxy accuracy first, ties by id.
   std::vector<CandidateRecord> ranked_candidates() const;
-  // The first finished candidate (done or failed) with this hash, if any.
+  // The first candidate with this hash that has a successful result, if any (failures are never
+  // reused: a crash or an out-of-memory kill need not repeat).
   std::optional<CandidateRecord> find_by_hash(const std::string& hash) const;
   // The latest controller checkpoint: (candidates observed when it was taken, state bytes).
   std::optional<std::pair<int64_t, std::vector<uint8_t>>> latest_checkpoint() const;

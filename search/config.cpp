@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
-#include <fstream>
-#include <span>
+#include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "space/file_io.h"
@@ -18,92 +17,27 @@ namespace {
 
 enum class KeyType { text, integer, unsigned64, real, boolean, list, choice };
 
+std::string trim(const std::string& s);
+std::vector<std::string> split_list(const std::string& s);
+
+using ApplyCampaign = void (*)(CampaignConfig&, const std::string&);
+using ApplySettings = void (*)(TrainSettings&, const std::string&);
+
+// One key of a file schema. The value reaching `to_campaign` / `to_settings` has been checked
+// against the type and range already.
 struct KeyDef {
-  const char* key;
+  std::string key;
   KeyType type;
-  const char* default_value;
+  std::string default_value;
   double min, max;      // numbers: inclusive range
   const char* choices;  // choice: values separated by '|'
   const char* doc;
+  ApplyCampaign to_campaign = nullptr;
+  ApplySettings to_settings = nullptr;
 };
 
 constexpr double kBig = 1e12;
 constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;  // a config file is a few hundred bytes
-
-// The schema: one row per key. Order is the order of the frozen config and the docs.
-constexpr KeyDef kKeys[] = {
-    {"campaign.name", KeyType::text, "", 0, 0, "", "campaign name (default: the config file's name)"},
-    {"campaign.dir", KeyType::text, "", 0, 0, "", "run directory (default: runs/<name>)"},
-    {"campaign.seed", KeyType::unsigned64, "0", 0, kBig, "", "seed of the controller and of every candidate's training"},
-    {"space.type", KeyType::choice, "nasnet", 0, 0, "nasnet|nb201", "search space"},
-    {"space.ops", KeyType::list, "", 0, 0, "", "comma-separated op subset of the NASNet space (default: the paper's 13 ops)"},
-    {"space.blocks", KeyType::integer, "5", 1, 10, "", "blocks per cell (B)"},
-    {"space.combines", KeyType::list, "add", 0, 0, "", "allowed block combines: add, concat"},
-    {"controller.strategy", KeyType::choice, "evolution", 0, 0, "random|evolution|rl", "search strategy"},
-    {"controller.population", KeyType::integer, "20", 2, 1e6, "", "evolution: population size P"},
-    {"controller.sample_size", KeyType::integer, "5", 1, 1e6, "", "evolution: tournament size S"},
-    {"controller.identity_prob", KeyType::real, "0.05", 0, 1, "", "evolution: probability of an unchanged child"},
-    {"controller.rl_algorithm", KeyType::choice, "ppo", 0, 0, "ppo|reinforce", "rl: policy-gradient algorithm"},
-    {"controller.rl_hidden", KeyType::integer, "100", 4, 4096, "", "rl: LSTM hidden units"},
-    {"controller.rl_batch", KeyType::integer, "10", 1, 1e5, "", "rl: episodes per policy update"},
-    {"controller.rl_lr", KeyType::real, "0.00035", 1e-9, 1, "", "rl: Adam learning rate"},
-    {"controller.rl_entropy", KeyType::real, "0.0001", 0, 10, "", "rl: entropy bonus weight"},
-    {"controller.rl_baseline_decay", KeyType::real, "0.95", 0, 0.999999, "", "rl: reward baseline decay"},
-    {"proxy.data_dir", KeyType::text, "/usr/share/datasets/fashion-mnist", 0, 0, "", "proxy dataset directory (IDX or CIFAR binary)"},
-    {"proxy.data_format", KeyType::choice, "auto", 0, 0, "auto|idx|cifar10|cifar100", "proxy dataset format"},
-    {"proxy.train_images", KeyType::integer, "10000", 0, 1e8, "", "training images (0: all but the validation split)"},
-    {"proxy.valid_images", KeyType::integer, "5000", 1, 1e8, "", "validation images held out of the training files"},
-    {"proxy.epochs", KeyType::integer, "1", 1, 10000, "", "training epochs per candidate"},
-    {"proxy.batch", KeyType::integer, "32", 1, 65536, "", "batch size"},
-    {"proxy.lr", KeyType::real, "0.05", 1e-9, 100, "", "base learning rate (cosine schedule, Nesterov SGD)"},
-    {"proxy.weight_decay", KeyType::real, "0.0003", 0, 1, "", "L2 weight decay"},
-    {"proxy.drop_path", KeyType::real, "0", 0, 0.99, "", "ScheduledDropPath final probability"},
-    {"proxy.augment", KeyType::boolean, "true", 0, 0, "", "random crop and flip (flip off for digits)"},
-    {"proxy.cells_per_stack", KeyType::integer, "2", 1, 64, "", "N of the proxy network"},
-    {"proxy.filters", KeyType::integer, "16", 4, 4096, "", "F of the proxy network"},
-    {"proxy.stem", KeyType::choice, "cifar", 0, 0, "cifar|imagenet", "stem of the proxy network"},
-    {"proxy.stem_multiplier", KeyType::real, "3", 0.01, 64, "", "stem channel multiplier"},
-    {"proxy.threads", KeyType::integer, "2", 1, 1024, "", "CPU threads, split among the workers"},
-    {"proxy.memory_limit_gb", KeyType::real, "8", 0.01, 1e6, "", "candidates estimated above this fail with status memory_limit"},
-    {"proxy.table", KeyType::text, "", 0, 0, "", "nb201: path of the NAS-Bench-201 table (nb201.csv)"},
-    {"proxy.dataset", KeyType::choice, "cifar10", 0, 0, "cifar10|cifar100|imagenet16", "nb201: dataset whose 12-epoch validation accuracy is the signal"},
-    {"budget.candidates", KeyType::integer, "100", 1, 1e8, "", "candidates to evaluate"},
-    {"budget.hours", KeyType::real, "0", 0, 1e6, "", "wall-clock limit in hours (0: none); the first budget reached ends the campaign"},
-    {"budget.workers", KeyType::integer, "1", 1, 1024, "", "candidates evaluated at once, each in its own worker process"},
-};
-
-
-// The training-config schema (transfer training, fidelity).
-constexpr KeyDef kTrainKeys[] = {
-    {"network.cells_per_stack", KeyType::integer, "6", 1, 64, "", "N: normal cells per stack"},
-    {"network.filters", KeyType::integer, "32", 4, 4096, "", "F: base filters"},
-    {"network.stem", KeyType::choice, "cifar", 0, 0, "cifar|imagenet", "stem"},
-    {"network.stem_multiplier", KeyType::real, "3", 0.01, 64, "", "stem channel multiplier"},
-    {"network.aux_head", KeyType::boolean, "false", 0, 0, "", "auxiliary head after the second reduction"},
-    {"network.dropout", KeyType::real, "0", 0, 0.99, "", "head dropout rate"},
-    {"data.data_dir", KeyType::text, "/usr/share/datasets/fashion-mnist", 0, 0, "", "dataset directory"},
-    {"data.format", KeyType::choice, "auto", 0, 0, "auto|idx|cifar10|cifar100", "dataset format"},
-    {"data.train_images", KeyType::integer, "0", 0, 1e8, "", "training images (0: all but the validation split)"},
-    {"data.valid_images", KeyType::integer, "0", 0, 1e8, "", "validation images held out of the training files"},
-    {"data.test", KeyType::boolean, "true", 0, 0, "", "report accuracy on the test files"},
-    {"train.epochs", KeyType::integer, "20", 0, 100000, "", "epochs (0: evaluate the initial or loaded weights only)"},
-    {"train.batch", KeyType::integer, "64", 1, 65536, "", "batch size"},
-    {"train.lr", KeyType::real, "0.05", 1e-9, 100, "", "base learning rate (cosine schedule)"},
-    {"train.min_lr", KeyType::real, "0", 0, 100, "", "final learning rate"},
-    {"train.warmup_epochs", KeyType::real, "0", 0, 1000, "", "linear warm-up epochs"},
-    {"train.momentum", KeyType::real, "0.9", 0, 0.999, "", "SGD momentum"},
-    {"train.nesterov", KeyType::boolean, "true", 0, 0, "", "Nesterov momentum"},
-    {"train.weight_decay", KeyType::real, "0.0003", 0, 1, "", "L2 weight decay"},
-    {"train.clip_norm", KeyType::real, "5", 0, 1e6, "", "gradient-norm clip (0: off)"},
-    {"train.label_smoothing", KeyType::real, "0", 0, 0.99, "", "label smoothing"},
-    {"train.drop_path", KeyType::real, "0", 0, 0.99, "", "ScheduledDropPath final probability"},
-    {"train.cutout", KeyType::integer, "0", 0, 1024, "", "cutout square side (0: off)"},
-    {"train.augment", KeyType::boolean, "true", 0, 0, "", "random crop and flip"},
-    {"train.aux_weight", KeyType::real, "0.4", 0, 10, "", "auxiliary head loss weight"},
-    {"train.threads", KeyType::integer, "2", 1, 1024, "", "CPU threads"},
-    {"train.seed", KeyType::unsigned64, "0", 0, kBig, "", "seed"},
-    {"train.memory_limit_gb", KeyType::real, "16", 0.01, 1e6, "", "refuse networks estimated above this"},
-};
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -172,7 +106,8 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
       double x = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
       if (ec == std::errc::result_out_of_range)
-        throw bad("'" + v + "' is out of the range of a double (too large or too small in magnitude)");
+        throw bad("'" + v +
+                  "' is out of the range of a double (too large or too small in magnitude)");
       if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(x))
         throw bad("'" + v + "' is not a number");
       range(x);
@@ -211,11 +146,21 @@ std::string parse_ini_value(const std::string& raw, const std::string& where) {
     }
     if (++i >= t.size()) break;
     switch (t[i]) {
-      case '\\': out += '\\'; break;
-      case '"': out += '"'; break;
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
+      case '\\':
+        out += '\\';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
       case 'x': {
         const std::string hex = t.substr(i + 1, 2);
         if (hex.size() != 2 || !std::isxdigit(static_cast<unsigned char>(hex[0])) ||
@@ -225,18 +170,22 @@ std::string parse_ini_value(const std::string& raw, const std::string& where) {
         i += 2;
         break;
       }
-      default: throw ConfigError(where + "unknown escape '\\" + std::string(1, t[i]) + "' in a quoted value");
+      default:
+        throw ConfigError(where + "unknown escape '\\" + std::string(1, t[i]) +
+                          "' in a quoted value");
     }
   }
   if (i >= t.size()) throw ConfigError(where + "unterminated quoted value");
   const std::string rest = trim(t.substr(i + 1));
-  if (!rest.empty() && rest[0] != '#') throw ConfigError(where + "text after the closing quote: '" + rest + "'");
+  if (!rest.empty() && rest[0] != '#')
+    throw ConfigError(where + "text after the closing quote: '" + rest + "'");
   return out;
 }
 
 // Reads an INI file against a schema, applies overrides and returns every key's value (checked
 // against its type and range); line_of receives the line of each key set in the file.
-std::map<std::string, std::string> read_ini(const std::filesystem::path& file, std::span<const KeyDef> keys,
+std::map<std::string, std::string> read_ini(const std::filesystem::path& file,
+                                            const std::vector<KeyDef>& keys,
                                             const std::vector<std::string>& overrides,
                                             std::map<std::string, int>& line_of) {
   const std::string fname = file.string();
@@ -274,7 +223,8 @@ std::map<std::string, std::string> read_ini(const std::filesystem::path& file, s
       if (header.back() != ']') throw ConfigError(at + "malformed section header '" + t + "'");
       section = trim(header.substr(1, header.size() - 2));
       if (std::find(sections.begin(), sections.end(), section) == sections.end())
-        throw ConfigError(at + "unknown section [" + section + "] (sections: " + section_list + ")");
+        throw ConfigError(at + "unknown section [" + section + "] (sections: " + section_list +
+                          ")");
       continue;
     }
     const auto eq = t.find('=');
@@ -284,7 +234,8 @@ std::map<std::string, std::string> read_ini(const std::filesystem::path& file, s
     const KeyDef* def = find(key);
     if (!def) throw ConfigError(at + key + ": unknown key");
     if (line_of.count(key))
-      throw ConfigError(at + key + ": set twice (first on line " + std::to_string(line_of[key]) + ")");
+      throw ConfigError(at + key + ": set twice (first on line " + std::to_string(line_of[key]) +
+                        ")");
     line_of[key] = number;
     values[key] = check_value(*def, parse_ini_value(t.substr(eq + 1), at + key + ": "),
                               fname + ":" + std::to_string(number));
@@ -301,94 +252,30 @@ std::map<std::string, std::string> read_ini(const std::filesystem::path& file, s
   return values;
 }
 
-}  // namespace
-
-CampaignConfig load_config(const std::filesystem::path& file,
-                           const std::vector<std::string>& overrides) {
-  const std::string fname = file.string();
-  std::map<std::string, int> line_of;
-  CampaignConfig config;
-  config.values = read_ini(file, kKeys, overrides, line_of);
-  auto& v = config.values;
-  if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
-  if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
-
-  auto where_of = [&](const std::string& key) {
-    for (const auto& o : overrides)
-      if (o.rfind(key + "=", 0) == 0) return "--set " + o;
-    return fname + (line_of.count(key) ? ":" + std::to_string(line_of[key]) : "");
-  };
-  auto integer = [&](const char* key) { return std::stoi(v[key]); };
-  auto real = [&](const char* key) { return std::stod(v[key]); };
-  config.name = v["campaign.name"];
-  config.dir = v["campaign.dir"];
-  config.seed = std::stoull(v["campaign.seed"]);
-  config.space_type = v["space.type"];
-  config.ops = split_list(v["space.ops"]);
-  for (const auto& op : config.ops)
-    if (!op_from_name(op))
-      throw ConfigError(where_of("space.ops") + ": space.ops: '" + op + "' is not a known op");
-  config.blocks = integer("space.blocks");
-  config.combines = split_list(v["space.combines"]);
-  if (config.combines.empty()) throw ConfigError(where_of("space.combines") + ": space.combines: empty list");
-  for (const auto& c : config.combines)
-    if (c != "add" && c != "concat")
-      throw ConfigError(where_of("space.combines") + ": space.combines: '" + c + "' is not add or concat");
-  config.strategy = v["controller.strategy"];
-  config.population = integer("controller.population");
-  config.sample_size = integer("controller.sample_size");
-  config.identity_prob = real("controller.identity_prob");
-  config.rl_algorithm = v["controller.rl_algorithm"];
-  config.rl_hidden = integer("controller.rl_hidden");
-  config.rl_batch = integer("controller.rl_batch");
-  config.rl_lr = real("controller.rl_lr");
-  config.rl_entropy = real("controller.rl_entropy");
-  config.rl_baseline_decay = real("controller.rl_baseline_decay");
-  config.data_dir = v["proxy.data_dir"];
-  config.data_format = v["proxy.data_format"];
-  config.train_images = integer("proxy.train_images");
-  config.valid_images = integer("proxy.valid_images");
-  config.epochs = integer("proxy.epochs");
-  config.batch = integer("proxy.batch");
-  config.lr = real("proxy.lr");
-  config.weight_decay = real("proxy.weight_decay");
-  config.drop_path = real("proxy.drop_path");
-  config.augment = v["proxy.augment"] == "true";
-  config.cells_per_stack = integer("proxy.cells_per_stack");
-  config.filters = integer("proxy.filters");
-  config.stem = v["proxy.stem"];
-  config.stem_multiplier = real("proxy.stem_multiplier");
-  config.threads = integer("proxy.threads");
-  config.memory_limit_gb = real("proxy.memory_limit_gb");
-  config.table = v["proxy.table"];
-  config.dataset = v["proxy.dataset"];
-  config.candidates = integer("budget.candidates");
-  config.hours = real("budget.hours");
-  config.workers = integer("budget.workers");
-  if (config.space_type == "nb201" && config.table.empty())
-    throw ConfigError(where_of("proxy.table") + ": proxy.table: required for space.type = nb201");
-  if (config.sample_size > config.population)
-    throw ConfigError(where_of("controller.sample_size") + ": controller.sample_size: " +
-                      std::to_string(config.sample_size) + " is larger than controller.population " +
-                      std::to_string(config.population));
-  return config;
-}
-
-namespace {
-
 std::string ini_value(const std::string& value) {
-  bool plain = value.empty() || (value.front() != ' ' && value.back() != ' ' && value.front() != '"');
+  bool plain =
+      value.empty() || (value.front() != ' ' && value.back() != ' ' && value.front() != '"');
   for (unsigned char c : value)
     if (c < 0x20 || c == 0x7f || c == '#' || c == '\\') plain = false;
   if (plain) return value;
   std::string out = "\"";
   for (unsigned char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -402,31 +289,7 @@ std::string ini_value(const std::string& value) {
   return out + "\"";
 }
 
-}  // namespace
-
-std::string CampaignConfig::to_ini() const {
-  std::string out, section;
-  for (const auto& k : kKeys) {
-    const std::string key = k.key;
-    const std::string s = key.substr(0, key.find('.'));
-    if (s != section) {
-      out += (out.empty() ? "" : "\n") + std::string("[") + s + "]\n";
-      section = s;
-    }
-    out += key.substr(key.find('.') + 1) + " = " + ini_value(values.at(key)) + "\n";
-  }
-  return out;
-}
-
-std::string CampaignConfig::identity_hash() const {
-  std::string text;
-  for (const auto& [key, value] : values)
-    if (key.rfind("budget.", 0) != 0 && key != "campaign.dir") text += key + "=" + value + "\n";
-  return hash_hex(text);
-}
-
-namespace {
-std::string reference_markdown(std::span<const KeyDef> keys) {
+std::string reference_markdown(const std::vector<KeyDef>& keys) {
   std::string out = "| key | default | valid values | meaning |\n|---|---|---|---|\n";
   for (const auto& k : keys) {
     std::ostringstream range;
@@ -439,25 +302,256 @@ std::string reference_markdown(std::span<const KeyDef> keys) {
           return m.str();
         }()) << "]";
         break;
-      case KeyType::unsigned64: range << "integer >= 0"; break;
-      case KeyType::boolean: range << "true, false"; break;
-      case KeyType::choice: range << choice_text(k); break;
-      case KeyType::list: range << "comma-separated list"; break;
-      case KeyType::text: range << "text"; break;
+      case KeyType::unsigned64:
+        range << "integer >= 0";
+        break;
+      case KeyType::boolean:
+        range << "true, false";
+        break;
+      case KeyType::choice:
+        range << choice_text(k);
+        break;
+      case KeyType::list:
+        range << "comma-separated list";
+        break;
+      case KeyType::text:
+        range << "text";
+        break;
     }
-    out += std::string("| `") + k.key + "` | `" + k.default_value + "` | " + range.str() + " | " + k.doc + " |\n";
+    out += std::string("| `") + k.key + "` | `" + k.default_value + "` | " + range.str() + " | " +
+           k.doc + " |\n";
   }
   return out;
 }
 
-}  // namespace
+int to_int(const std::string& v) {
+  return std::stoi(v);
+}
+float to_float(const std::string& v) {
+  return std::stof(v);
+}
+bool to_bool(const std::string& v) {
+  return v == "true";
+}
 
-std::string config_reference_markdown() { return reference_markdown(kKeys); }
-std::string train_config_reference_markdown() { return reference_markdown(kTrainKeys); }
+// The network, data and training settings: one row each, shared by training configs (train_key),
+// the campaign's [proxy] section (proxy_key; nullptr: not a campaign key, candidates are trained
+// with proxy_default) and train's flags. Ranges and documentation are stated here only.
+struct SettingDef {
+  const char* train_key;
+  const char* proxy_key;
+  KeyType type;
+  const char* train_default;
+  const char* proxy_default;
+  double min, max;
+  const char* choices;
+  const char* doc;
+  ApplySettings apply;
+};
 
-std::string ini_text(const std::map<std::string, std::string>& values) {
+#define CF_APPLY(statement) [](TrainSettings& s, const std::string& v) { statement; }
+const SettingDef kSettings[] = {
+    {"network.cells_per_stack", "proxy.cells_per_stack", KeyType::integer, "6", "2", 1, 64, "",
+     "N: normal cells per stack", CF_APPLY(s.network.cells_per_stack = to_int(v))},
+    {"network.filters", "proxy.filters", KeyType::integer, "32", "16", 4, 4096, "",
+     "F: base filters", CF_APPLY(s.network.filters = to_int(v))},
+    {"network.stem", "proxy.stem", KeyType::choice, "cifar", "cifar", 0, 0, "cifar|imagenet",
+     "stem", CF_APPLY(s.network.stem = *stem_from_name(v))},
+    {"network.stem_multiplier", "proxy.stem_multiplier", KeyType::real, "3", "3", 0.01, 64, "",
+     "stem channel multiplier", CF_APPLY(s.network.stem_multiplier = std::stod(v))},
+    {"network.aux_head", nullptr, KeyType::boolean, "false", "false", 0, 0, "",
+     "auxiliary head after the second reduction", CF_APPLY(s.network.aux_head = to_bool(v))},
+    {"network.dropout", nullptr, KeyType::real, "0", "0", 0, 0.99, "", "head dropout rate",
+     CF_APPLY(s.network.dropout = to_float(v))},
+    {"data.data_dir", "proxy.data_dir", KeyType::text, "/usr/share/datasets/fashion-mnist",
+     "/usr/share/datasets/fashion-mnist", 0, 0, "", "dataset directory (IDX or CIFAR binary)",
+     CF_APPLY(s.data.dir = v)},
+    {"data.format", "proxy.data_format", KeyType::choice, "auto", "auto", 0, 0,
+     "auto|idx|cifar10|cifar100", "dataset format",
+     CF_APPLY(s.data.format = *parse_dataset_format(v))},
+    {"data.train_images", "proxy.train_images", KeyType::integer, "0", "10000", 0, 1e8, "",
+     "training images (0: all but the validation split)",
+     CF_APPLY(s.data.train_images = to_int(v))},
+    {"data.valid_images", "proxy.valid_images", KeyType::integer, "0", "5000", 0, 1e8, "",
+     "validation images held out of the training files (a campaign needs at least 1)",
+     CF_APPLY(s.data.valid_images = to_int(v))},
+    {"data.test", nullptr, KeyType::boolean, "true", "false", 0, 0, "",
+     "report accuracy on the test files",
+     CF_APPLY(s.data.load_test = s.train.evaluate_test = to_bool(v))},
+    {"train.epochs", "proxy.epochs", KeyType::integer, "20", "1", 0, 100000, "",
+     "epochs (0: evaluate the initial or loaded weights only; a campaign needs at least 1)",
+     CF_APPLY(s.train.epochs = to_int(v))},
+    {"train.batch", "proxy.batch", KeyType::integer, "64", "32", 1, 65536, "", "batch size",
+     CF_APPLY(s.train.batch = to_int(v))},
+    {"train.lr", "proxy.lr", KeyType::real, "0.05", "0.05", 1e-9, 100, "",
+     "base learning rate (cosine schedule, Nesterov SGD)", CF_APPLY(s.train.lr = to_float(v))},
+    {"train.min_lr", nullptr, KeyType::real, "0", "0", 0, 100, "", "final learning rate",
+     CF_APPLY(s.train.min_lr = to_float(v))},
+    {"train.warmup_epochs", nullptr, KeyType::real, "0", "0", 0, 1000, "", "linear warm-up epochs",
+     CF_APPLY(s.train.warmup_epochs = to_float(v))},
+    {"train.momentum", nullptr, KeyType::real, "0.9", "0.9", 0, 0.999, "", "SGD momentum",
+     CF_APPLY(s.train.sgd.momentum = to_float(v))},
+    {"train.nesterov", nullptr, KeyType::boolean, "true", "true", 0, 0, "", "Nesterov momentum",
+     CF_APPLY(s.train.sgd.nesterov = to_bool(v))},
+    {"train.weight_decay", "proxy.weight_decay", KeyType::real, "0.0003", "0.0003", 0, 1, "",
+     "L2 weight decay", CF_APPLY(s.train.sgd.weight_decay = to_float(v))},
+    {"train.clip_norm", nullptr, KeyType::real, "5", "5", 0, 1e6, "", "gradient-norm clip (0: off)",
+     CF_APPLY(s.train.sgd.clip_norm = to_float(v))},
+    {"train.label_smoothing", nullptr, KeyType::real, "0", "0", 0, 0.99, "", "label smoothing",
+     CF_APPLY(s.train.label_smoothing = to_float(v))},
+    {"train.drop_path", "proxy.drop_path", KeyType::real, "0", "0", 0, 0.99, "",
+     "ScheduledDropPath final probability", CF_APPLY(s.train.drop_path = to_float(v))},
+    {"train.cutout", nullptr, KeyType::integer, "0", "0", 0, 1024, "",
+     "cutout square side (0: off)", CF_APPLY(s.train.cutout = to_int(v))},
+    {"train.augment", "proxy.augment", KeyType::boolean, "true", "true", 0, 0, "",
+     "random crop and flip (flip off for digits)", CF_APPLY(s.train.augment = to_bool(v))},
+    {"train.aux_weight", nullptr, KeyType::real, "0.4", "0.4", 0, 10, "",
+     "auxiliary head loss weight", CF_APPLY(s.train.aux_weight = to_float(v))},
+    {"train.threads", "proxy.threads", KeyType::integer, "2", "2", 1, 1024, "",
+     "CPU threads (a campaign splits them among its workers)",
+     CF_APPLY(s.train.threads = to_int(v))},
+    {"train.seed", nullptr, KeyType::unsigned64, "0", "0", 0, kBig, "",
+     "seed (a campaign derives each candidate's from campaign.seed)",
+     CF_APPLY(s.train.seed = s.data.seed = std::stoull(v))},
+    {"train.memory_limit_gb", "proxy.memory_limit_gb", KeyType::real, "16", "8", 0.01, 1e6, "",
+     "networks estimated above this are refused (a campaign's fail with status memory_limit)",
+     CF_APPLY(s.train.memory_limit_bytes =
+                  static_cast<int64_t>(std::stod(v) * double(int64_t{1} << 30)))},
+};
+#undef CF_APPLY
+
+#define CF_SET(statement) [](CampaignConfig& c, const std::string& v) { statement; }
+KeyDef campaign_key(const char* key, KeyType type, const char* def, double min, double max,
+                    const char* choices, const char* doc, ApplyCampaign apply) {
+  return KeyDef{key, type, def, min, max, choices, doc, apply, nullptr};
+}
+
+// The campaign schema: its own keys, with the proxy settings after [controller]. Order is the
+// order of the frozen config and the docs.
+std::vector<KeyDef> make_campaign_keys() {
+  std::vector<KeyDef> keys = {
+      campaign_key("campaign.name", KeyType::text, "", 0, 0, "",
+                   "campaign name (default: the config file's name)", CF_SET(c.name = v)),
+      campaign_key("campaign.dir", KeyType::text, "", 0, 0, "",
+                   "run directory (default: runs/<name>)", CF_SET(c.dir = v)),
+      campaign_key("campaign.seed", KeyType::unsigned64, "0", 0, kBig, "",
+                   "seed of the controller and of every candidate's training",
+                   CF_SET(c.seed = std::stoull(v))),
+      campaign_key("space.type", KeyType::choice, "nasnet", 0, 0, "nasnet|nb201", "search space",
+                   CF_SET(c.space_type = v)),
+      campaign_key("space.ops", KeyType::list, "", 0, 0, "",
+                   "comma-separated op subset of the NASNet space (default: the paper's 13 ops)",
+                   CF_SET(c.ops = split_list(v))),
+      campaign_key("space.blocks", KeyType::integer, "5", 1, 10, "", "blocks per cell (B)",
+                   CF_SET(c.blocks = to_int(v))),
+      campaign_key("space.combines", KeyType::list, "add", 0, 0, "",
+                   "allowed block combines: add, concat", CF_SET(c.combines = split_list(v))),
+      campaign_key("controller.strategy", KeyType::choice, "evolution", 0, 0, "random|evolution|rl",
+                   "search strategy", CF_SET(c.strategy = v)),
+      campaign_key("controller.population", KeyType::integer, "20", 2, 1e6, "",
+                   "evolution: population size P",
+                   CF_SET(c.controller.evolution.population = to_int(v))),
+      campaign_key("controller.sample_size", KeyType::integer, "5", 1, 1e6, "",
+                   "evolution: tournament size S",
+                   CF_SET(c.controller.evolution.sample_size = to_int(v))),
+      campaign_key("controller.identity_prob", KeyType::real, "0.05", 0, 1, "",
+                   "evolution: probability of an unchanged child",
+                   CF_SET(c.controller.evolution.identity_prob = std::stod(v))),
+      campaign_key("controller.rl_algorithm", KeyType::choice, "ppo", 0, 0, "ppo|reinforce",
+                   "rl: policy-gradient algorithm",
+                   CF_SET(c.controller.rl.algorithm = *rl_algorithm_from_name(v))),
+      campaign_key("controller.rl_hidden", KeyType::integer, "100", 4, 4096, "",
+                   "rl: LSTM hidden units", CF_SET(c.controller.rl.lstm_hidden = to_int(v))),
+      campaign_key("controller.rl_batch", KeyType::integer, "10", 1, 1e5, "",
+                   "rl: episodes per policy update",
+                   CF_SET(c.controller.rl.batch_size = to_int(v))),
+      campaign_key("controller.rl_lr", KeyType::real, "0.00035", 1e-9, 1, "",
+                   "rl: Adam learning rate", CF_SET(c.controller.rl.learning_rate = std::stod(v))),
+      campaign_key("controller.rl_entropy", KeyType::real, "0.0001", 0, 10, "",
+                   "rl: entropy bonus weight",
+                   CF_SET(c.controller.rl.entropy_weight = std::stod(v))),
+      campaign_key("controller.rl_baseline_decay", KeyType::real, "0.95", 0, 0.999999, "",
+                   "rl: reward baseline decay",
+                   CF_SET(c.controller.rl.baseline_decay = std::stod(v))),
+  };
+  for (const SettingDef& s : kSettings)
+    if (s.proxy_key)
+      keys.push_back(KeyDef{s.proxy_key, s.type, s.proxy_default, s.min, s.max, s.choices, s.doc,
+                            nullptr, s.apply});
+  keys.push_back(campaign_key("proxy.table", KeyType::text, "", 0, 0, "",
+                              "nb201: path of the NAS-Bench-201 table (nb201.csv)",
+                              CF_SET(c.table = v)));
+  keys.push_back(campaign_key(
+      "proxy.dataset", KeyType::choice, "cifar10", 0, 0, "cifar10|cifar100|imagenet16",
+      "nb201: dataset whose 12-epoch validation accuracy is the signal", CF_SET(c.dataset = v)));
+  keys.push_back(campaign_key("budget.candidates", KeyType::integer, "100", 1, 1e8, "",
+                              "candidates to evaluate", CF_SET(c.candidates = to_int(v))));
+  keys.push_back(campaign_key(
+      "budget.hours", KeyType::real, "0", 0, 1e6, "",
+      "wall-clock limit in hours (0: none); the first budget reached ends the campaign",
+      CF_SET(c.hours = std::stod(v))));
+  keys.push_back(campaign_key("budget.workers", KeyType::integer, "1", 1, 1024, "",
+                              "candidates evaluated at once, each in its own worker process",
+                              CF_SET(c.workers = to_int(v))));
+  return keys;
+}
+#undef CF_SET
+
+std::vector<KeyDef> make_train_keys() {
+  std::vector<KeyDef> keys;
+  for (const SettingDef& s : kSettings)
+    keys.push_back(KeyDef{s.train_key, s.type, s.train_default, s.min, s.max, s.choices, s.doc,
+                          nullptr, s.apply});
+  return keys;
+}
+
+const std::vector<KeyDef>& campaign_keys() {
+  static const std::vector<KeyDef> keys = make_campaign_keys();
+  return keys;
+}
+const std::vector<KeyDef>& train_keys() {
+  static const std::vector<KeyDef> keys = make_train_keys();
+  return keys;
+}
+
+// Applies every (checked) value of `values` through its row's conversion.
+void apply_all(const std::vector<KeyDef>& keys, const std::map<std::string, std::string>& values,
+               CampaignConfig* campaign, TrainSettings* settings) {
+  for (const KeyDef& k : keys) {
+    const std::string& v = values.at(k.key);
+    if (k.to_campaign && campaign) k.to_campaign(*campaign, v);
+    if (k.to_settings && settings) k.to_settings(*settings, v);
+  }
+}
+
+// Rules across keys, after every key is set.
+void check_campaign(const CampaignConfig& config,
+                    const std::function<std::string(const std::string&)>& where_of) {
+  auto bad = [&](const std::string& key, const std::string& what) {
+    return ConfigError(where_of(key) + ": " + key + ": " + what);
+  };
+  for (const auto& op : config.ops)
+    if (!op_from_name(op)) throw bad("space.ops", "'" + op + "' is not a known op");
+  if (config.combines.empty()) throw bad("space.combines", "empty list");
+  for (const auto& c : config.combines)
+    if (c != "add" && c != "concat")
+      throw bad("space.combines", "'" + c + "' is not add or concat");
+  if (config.space_type == "nb201" && config.table.empty())
+    throw bad("proxy.table", "required for space.type = nb201");
+  const auto& evo = config.controller.evolution;
+  if (evo.sample_size > evo.population)
+    throw bad("controller.sample_size", std::to_string(evo.sample_size) +
+                                            " is larger than controller.population " +
+                                            std::to_string(evo.population));
+  if (config.space_type == "nasnet" && config.proxy.data.valid_images < 1)
+    throw bad("proxy.valid_images", "a campaign scores candidates on at least 1 validation image");
+  if (config.space_type == "nasnet" && config.proxy.train.epochs < 1)
+    throw bad("proxy.epochs", "a campaign trains candidates for at least 1 epoch");
+}
+
+std::string section_ini(const std::vector<std::pair<std::string, std::string>>& ordered) {
   std::string out, section;
-  for (const auto& [key, value] : values) {
+  for (const auto& [key, value] : ordered) {
     const std::string s = key.substr(0, key.find('.'));
     if (s != section) {
       out += (out.empty() ? "" : "\n") + std::string("[") + s + "]\n";
@@ -468,64 +562,80 @@ std::string ini_text(const std::map<std::string, std::string>& values) {
   return out;
 }
 
-namespace {
+}  // namespace
 
-// The typed training config of checked values (every key of kTrainKeys present).
-TrainConfig train_config_of(std::map<std::string, std::string> values) {
+CampaignConfig load_config(const std::filesystem::path& file,
+                           const std::vector<std::string>& overrides) {
+  std::map<std::string, int> line_of;
+  CampaignConfig config;
+  config.values = read_ini(file, campaign_keys(), overrides, line_of);
+  auto& v = config.values;
+  if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
+  if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
+  // Proxy settings that campaigns do not expose keep their proxy values.
+  config.proxy = train_config_from_settings({});
+  for (const SettingDef& s : kSettings)
+    if (!s.proxy_key) s.apply(config.proxy, s.proxy_default);
+  apply_all(campaign_keys(), v, &config, &config.proxy);
+  const std::string fname = file.string();
+  check_campaign(config, [&](const std::string& key) {
+    for (const auto& o : overrides)
+      if (o.rfind(key + "=", 0) == 0) return "--set " + o;
+    return fname + (line_of.count(key) ? ":" + std::to_string(line_of[key]) : "");
+  });
+  return config;
+}
+
+std::string CampaignConfig::to_ini() const {
+  std::vector<std::pair<std::string, std::string>> ordered;
+  for (const auto& k : campaign_keys()) ordered.emplace_back(k.key, values.at(k.key));
+  return section_ini(ordered);
+}
+
+std::string CampaignConfig::identity_hash() const {
+  std::string text;
+  for (const auto& [key, value] : values)
+    if (key.rfind("budget.", 0) != 0 && key != "campaign.dir") text += key + "=" + value + "\n";
+  return hash_hex(text);
+}
+
+std::map<std::string, std::string> CampaignConfig::proxy_settings() const {
+  std::map<std::string, std::string> out;
+  for (const SettingDef& s : kSettings)
+    out[s.train_key] = s.proxy_key ? values.at(s.proxy_key) : s.proxy_default;
+  return out;
+}
+
+std::string config_reference_markdown() {
+  return reference_markdown(campaign_keys());
+}
+std::string train_config_reference_markdown() {
+  return reference_markdown(train_keys());
+}
+
+std::string ini_text(const std::map<std::string, std::string>& values) {
+  return section_ini({values.begin(), values.end()});
+}
+
+TrainConfig load_train_config(const std::filesystem::path& file,
+                              const std::vector<std::string>& overrides) {
+  std::map<std::string, int> line_of;
   TrainConfig c;
-  c.values = std::move(values);
-  auto& v = c.values;
-  c.network.cells_per_stack = std::stoi(v["network.cells_per_stack"]);
-  c.network.filters = std::stoi(v["network.filters"]);
-  c.network.stem = v["network.stem"] == "imagenet" ? Stem::imagenet : Stem::cifar;
-  c.network.stem_multiplier = std::stod(v["network.stem_multiplier"]);
-  c.network.aux_head = v["network.aux_head"] == "true";
-  c.network.dropout = std::stof(v["network.dropout"]);
-  c.data.dir = v["data.data_dir"];
-  c.data.format = *parse_dataset_format(v["data.format"]);
-  c.data.train_images = std::stoi(v["data.train_images"]);
-  c.data.valid_images = std::stoi(v["data.valid_images"]);
-  c.data.load_test = v["data.test"] == "true";
-  auto& t = c.train;
-  t.epochs = std::stoi(v["train.epochs"]);
-  t.batch = std::stoi(v["train.batch"]);
-  t.lr = std::stof(v["train.lr"]);
-  t.min_lr = std::stof(v["train.min_lr"]);
-  t.warmup_epochs = std::stof(v["train.warmup_epochs"]);
-  t.sgd.momentum = std::stof(v["train.momentum"]);
-  t.sgd.nesterov = v["train.nesterov"] == "true";
-  t.sgd.weight_decay = std::stof(v["train.weight_decay"]);
-  t.sgd.clip_norm = std::stof(v["train.clip_norm"]);
-  t.label_smoothing = std::stof(v["train.label_smoothing"]);
-  t.drop_path = std::stof(v["train.drop_path"]);
-  t.cutout = std::stoi(v["train.cutout"]);
-  t.augment = v["train.augment"] == "true";
-  t.aux_weight = std::stof(v["train.aux_weight"]);
-  t.threads = std::stoi(v["train.threads"]);
-  t.seed = std::stoull(v["train.seed"]);
-  t.memory_limit_bytes = static_cast<int64_t>(std::stod(v["train.memory_limit_gb"]) * (int64_t{1} << 30));
-  t.evaluate_test = c.data.load_test;
-  c.data.seed = t.seed;
+  c.values = read_ini(file, train_keys(), overrides, line_of);
+  apply_all(train_keys(), c.values, nullptr, &c);
   return c;
 }
 
-}  // namespace
-
-TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
-  std::map<std::string, int> line_of;
-  return train_config_of(read_ini(file, kTrainKeys, overrides, line_of));
-}
-
 TrainConfig train_config_from_settings(const std::vector<Setting>& settings) {
-  std::map<std::string, std::string> values;
-  for (const auto& k : kTrainKeys) values[k.key] = k.default_value;
+  TrainConfig c;
+  for (const auto& k : train_keys()) c.values[k.key] = k.default_value;
   for (const auto& setting : settings) {
-    const KeyDef* def = nullptr;
-    for (const auto& k : kTrainKeys)
-      if (setting.key == k.key) def = &k;
-    if (!def) throw std::logic_error("train_config_from_settings: unknown key " + setting.key);
+    const auto& keys = train_keys();
+    const auto def = std::find_if(keys.begin(), keys.end(),
+                                  [&](const KeyDef& k) { return k.key == setting.key; });
+    if (def == keys.end()) throw ConfigError(setting.where + ": " + setting.key + ": unknown key");
     try {
-      values[setting.key] = check_value(*def, setting.value, setting.where);
+      c.values[setting.key] = check_value(*def, setting.value, setting.where);
     } catch (const ConfigError& e) {
       // "--weight-decay: train.weight_decay: -5 is out of range [0, 1]" -> without the key.
       std::string what = e.what();
@@ -534,7 +644,8 @@ TrainConfig train_config_from_settings(const std::vector<Setting>& settings) {
       throw ConfigError(what);
     }
   }
-  return train_config_of(std::move(values));
+  apply_all(train_keys(), c.values, nullptr, &c);
+  return c;
 }
 
 }  // namespace cf

@@ -1,8 +1,11 @@
 #pragma once
-// Campaign config files: INI sections [campaign] [space] [controller] [proxy] [budget], read with
-// Boost.Program_options. Every key is declared once in a schema table (type, default, range,
-// documentation); unknown keys, malformed values and out-of-range numbers are errors naming the
-// file, line and key. Any key can be overridden with "section.key=value" (--set).
+// Config files and settings. One schema per file kind, each row a key with its type, default,
+// range, documentation and the conversion into the typed struct, so a new key is one row (plus
+// its field). The network/data/training settings are one shared list used three ways: the
+// campaign's [proxy] section, training configs ([network] [data] [train]) and train's flags;
+// their ranges are stated once. Unknown keys, malformed values and out-of-range numbers are
+// errors naming the file, line and key (or the --set / flag). Any key can be overridden with
+// "section.key=value" (--set).
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -10,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/controller.h"
 #include "space/network.h"
 #include "trainer/data.h"
 #include "trainer/train.h"
@@ -21,35 +25,30 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The resolved campaign configuration: every key of the schema with its value.
+// Network, data and training settings (input shape and classes come from the dataset).
+struct TrainSettings {
+  NetworkSpec network;
+  DataOptions data;
+  TrainOptions train;
+};
+
+// The resolved campaign configuration.
 struct CampaignConfig {
   // [campaign]
   std::string name;
   std::string dir;
   uint64_t seed = 0;
   // [space]
-  std::string space_type;               // nasnet | nb201
-  std::vector<std::string> ops;         // nasnet op subset
+  std::string space_type;        // nasnet | nb201
+  std::vector<std::string> ops;  // nasnet op subset
   int blocks = 5;
-  std::vector<std::string> combines;    // add, concat
+  std::vector<std::string> combines;  // add, concat
   // [controller]
-  std::string strategy;                 // random | evolution | rl
-  int population = 0, sample_size = 0;
-  double identity_prob = 0;
-  std::string rl_algorithm;
-  int rl_hidden = 0, rl_batch = 0;
-  double rl_lr = 0, rl_entropy = 0, rl_baseline_decay = 0;
-  // [proxy]
-  std::string data_dir, data_format;
-  int train_images = 0, valid_images = 0, epochs = 0, batch = 0;
-  double lr = 0, weight_decay = 0, drop_path = 0;
-  bool augment = true;
-  int cells_per_stack = 0, filters = 0;
-  std::string stem;
-  double stem_multiplier = 0;
-  int threads = 0;
-  double memory_limit_gb = 0;
-  std::string table, dataset;  // nb201 tabular evaluation
+  std::string strategy;  // random | evolution | rl
+  ControllerOptions controller;
+  // [proxy]: how each candidate is trained (the shared settings), and the NAS-Bench-201 table
+  TrainSettings proxy;
+  std::string table, dataset;
   // [budget]
   int candidates = 0;
   double hours = 0;
@@ -61,6 +60,9 @@ struct CampaignConfig {
   std::string to_ini() const;
   // Hash of every key except [budget] and campaign.dir (which may change on resume).
   std::string identity_hash() const;
+  // The proxy settings as training-config values ("train.epochs" -> "1", ...): what a worker
+  // process receives and turns back into TrainSettings with the same schema.
+  std::map<std::string, std::string> proxy_settings() const;
 };
 
 // Reads and validates a config file, then applies overrides ("section.key=value").
@@ -71,23 +73,22 @@ CampaignConfig load_config(const std::filesystem::path& file,
 std::string config_reference_markdown();
 
 // Training configs (transfer training, proxy fidelity): sections [network] [data] [train].
-struct TrainConfig {
-  NetworkSpec network;  // input and classes come from the dataset
-  DataOptions data;
-  TrainOptions train;
+struct TrainConfig : TrainSettings {
   std::map<std::string, std::string> values;  // every key with its value
 };
-TrainConfig load_train_config(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+TrainConfig load_train_config(const std::filesystem::path& file,
+                              const std::vector<std::string>& overrides = {});
 std::string train_config_reference_markdown();
+// INI text of "section.key" -> value pairs (sections in key order); values that need it quoted.
+std::string ini_text(const std::map<std::string, std::string>& values);
+
 // A setting given outside a config file: a training-config key, its value as text, and how the
 // user gave it (e.g. "--weight-decay"), which errors name instead of a file line.
 struct Setting {
   std::string key, value, where;
 };
 // The training config of the schema's defaults with `settings` applied, each checked against the
-// schema's type and range (what `train` does with its flags, so flags and files share one schema).
+// schema's type and range (train's flags and worker jobs go through this).
 TrainConfig train_config_from_settings(const std::vector<Setting>& settings);
-// INI text of "section.key" -> value pairs (sections in key order).
-std::string ini_text(const std::map<std::string, std::string>& values);
 
 }  // namespace cf

@@ -1,7 +1,5 @@
 #include "search/evaluator.h"
 
-#include "space/json_text.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +13,7 @@
 
 #include "controller/nb201_table.h"
 #include "space/genotype.h"
+#include "space/json_text.h"
 #include "space/network.h"
 #include "trainer/train.h"
 
@@ -25,11 +24,13 @@ namespace {
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
-    std::string reason = "worker killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+    std::string reason =
+        "worker killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
     if (sig == SIGKILL) reason += ", e.g. by the out-of-memory killer";
     return reason;
   }
-  if (WIFEXITED(status)) return "worker exited with code " + std::to_string(WEXITSTATUS(status)) + " without a result";
+  if (WIFEXITED(status))
+    return "worker exited with code " + std::to_string(WEXITSTATUS(status)) + " without a result";
   return "worker ended abnormally";
 }
 
@@ -37,7 +38,7 @@ class ProcessEvaluator final : public Evaluator {
  public:
   ProcessEvaluator(const CampaignConfig& config, std::filesystem::path worker_log)
       : config_(config), worker_log_(std::move(worker_log)) {
-    threads_ = std::max(1, config.threads / std::max(1, config.workers));
+    threads_ = std::max(1, config.proxy.train.threads / std::max(1, config.workers));
   }
 
   int capacity() const override { return config_.workers; }
@@ -47,7 +48,8 @@ class ProcessEvaluator final : public Evaluator {
     const int log_fd = open(worker_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     std::unique_ptr<EvaluateProcess> process;
     try {
-      process = std::make_unique<EvaluateProcess>(job.id, job_to_json(job, config_, threads_).dump(), log_fd);
+      process = std::make_unique<EvaluateProcess>(
+          job.id, job_to_json(job, config_, threads_).dump(), log_fd);
     } catch (...) {
       if (log_fd >= 0) close(log_fd);
       throw;
@@ -62,7 +64,8 @@ class ProcessEvaluator final : public Evaluator {
     std::vector<pollfd> fds;
     for (const auto& p : processes_) fds.push_back({p->output_fd(), POLLIN, 0});
     const int rc = poll(fds.data(), fds.size(), static_cast<int>(timeout_seconds * 1000));
-    if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    if (rc < 0 && errno != EINTR)
+      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     for (size_t k = 0; k < fds.size(); ++k) {
       if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       if (processes_[k]->read_output()) done.push_back(processes_[k]->result());
@@ -94,7 +97,8 @@ class TableEvaluator final : public Evaluator {
       : table_(Nb201Table::load(config.table)),
         evaluator_(table_, *nb201_dataset_from_name(config.dataset)) {}
   int capacity() const override { return 1; }
-  int in_flight() const override { return static_cast<int>(finished_.size()); }
+  // A job is looked up when submitted and held until wait() hands it back: in flight until then.
+  int in_flight() const override { return static_cast<int>(not_yet_returned_.size()); }
   void submit(const Job& job) override {
     const DecisionSeq seq = table_.space().from_json(job.genotype);
     const EvalResult r = evaluator_.evaluate(seq);
@@ -105,15 +109,15 @@ class TableEvaluator final : public Evaluator {
     out.reason = r.failure_reason;
     out.accuracy = r.ok() ? *r.reward : 0.0;
     if (auto test = evaluator_.final_test_accuracy(seq)) out.metrics["test_accuracy_200ep"] = *test;
-    finished_.push_back(out);
+    not_yet_returned_.push_back(out);
   }
-  std::vector<JobResult> wait(double) override { return std::exchange(finished_, {}); }
-  void cancel_all() override { finished_.clear(); }
+  std::vector<JobResult> wait(double) override { return std::exchange(not_yet_returned_, {}); }
+  void cancel_all() override { not_yet_returned_.clear(); }
 
  private:
   Nb201Table table_;
   Nb201Evaluator evaluator_;
-  std::vector<JobResult> finished_;
+  std::vector<JobResult> not_yet_returned_;
 };
 
 uint64_t candidate_seed(uint64_t campaign_seed, const std::string& hash) {
@@ -132,14 +136,18 @@ std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config) {
   return std::make_unique<TableEvaluator>(config);
 }
 
-EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd) : job_id_(job_id) {
+EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd)
+    : job_id_(job_id) {
   int to_child[2], from_child[2];
-  if (pipe2(to_child, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(errno));
+  if (pipe2(to_child, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("cannot create a pipe for a worker: ") +
+                             std::strerror(errno));
   if (pipe2(from_child, O_CLOEXEC) != 0) {
     const int error = errno;
     close(to_child[0]);
     close(to_child[1]);
-    throw std::runtime_error(std::string("cannot create a pipe for a worker: ") + std::strerror(error));
+    throw std::runtime_error(std::string("cannot create a pipe for a worker: ") +
+                             std::strerror(error));
   }
   const pid_t parent = getpid();
   pid_ = fork();
@@ -154,13 +162,14 @@ EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, in
     if (log_fd >= 0) dup2(log_fd, 2);
     // Nothing else of the parent's (the results database, MPI's sockets) belongs in a worker.
     close_range(3, ~0U, 0);
-    // Ignored signals stay ignored across exec (MPI worker ranks ignore these): a worker takes the defaults.
+    // Ignored signals stay ignored across exec (MPI worker ranks ignore these): a worker takes the
+    // defaults.
     struct sigaction default_action {};
     default_action.sa_handler = SIG_DFL;
     sigaction(SIGINT, &default_action, nullptr);
     sigaction(SIGTERM, &default_action, nullptr);
     setpgid(0, 0);  // a Ctrl-C in the terminal goes to the campaign, which stops its workers
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // and a killed campaign takes its workers with it
+    prctl(PR_SET_PDEATHSIG, SIGKILL);   // and a killed campaign takes its workers with it
     if (getppid() != parent) _exit(1);  // the campaign died before prctl took effect
     execl("/proc/self/exe", "cellforge", "_evaluate", static_cast<char*>(nullptr));
     _exit(127);
@@ -225,13 +234,16 @@ void EvaluateProcess::handle_line(const std::string& line) {
     return;  // not a protocol line
   }
   if (!j.is_object()) return;
-  if (j.contains("progress")) progress_ = job_progress_from_json(job_id_, j["progress"]);
-  else if (j.contains("result")) reported_ = job_result_from_json(j["result"]);
+  if (j.contains("progress"))
+    progress_ = job_progress_from_json(job_id_, j["progress"]);
+  else if (j.contains("result"))
+    reported_ = job_result_from_json(j["result"]);
 }
 
 nlohmann::json job_result_to_json(const JobResult& r) {
-  return {{"ok", r.ok},         {"accuracy", r.accuracy}, {"status", r.status},   {"reason", r.reason},
-          {"params", r.params}, {"macs", r.macs},         {"seconds", r.seconds}, {"metrics", r.metrics}};
+  return {{"ok", r.ok},           {"accuracy", r.accuracy}, {"status", r.status},
+          {"reason", r.reason},   {"params", r.params},     {"macs", r.macs},
+          {"seconds", r.seconds}, {"metrics", r.metrics}};
 }
 
 JobResult job_result_from_json(const nlohmann::json& r) {
@@ -248,38 +260,48 @@ JobResult job_result_from_json(const nlohmann::json& r) {
 }
 
 nlohmann::json job_progress_to_json(const JobProgress& p) {
-  return {{"epoch", p.epoch}, {"epochs", p.epochs}, {"step", p.step}, {"steps", p.steps}, {"loss", p.loss}};
+  return {{"epoch", p.epoch},
+          {"epochs", p.epochs},
+          {"step", p.step},
+          {"steps", p.steps},
+          {"loss", p.loss}};
 }
 
 JobProgress job_progress_from_json(int64_t id, const nlohmann::json& p) {
-  return JobProgress{id, p.value("epoch", 0), p.value("epochs", 0), p.value("step", 0), p.value("steps", 0),
+  return JobProgress{id,
+                     p.value("epoch", 0),
+                     p.value("epochs", 0),
+                     p.value("step", 0),
+                     p.value("steps", 0),
                      p.value("loss", 0.0)};
 }
 
 nlohmann::json job_to_json(const Job& job, const CampaignConfig& c, int threads) {
+  // The proxy settings in the training schema's own keys, with this worker's thread count and the
+  // candidate's seed; the worker converts them with the same schema (search/config.h).
+  std::map<std::string, std::string> settings = c.proxy_settings();
+  settings["train.threads"] = std::to_string(threads);
+  settings["train.seed"] = std::to_string(candidate_seed(c.seed, job.hash));
   return {{"id", job.id},
           {"hash", job.hash},
           {"genotype", job.genotype},
-          {"proxy",
-           {{"data_dir", c.data_dir},
-            {"data_format", c.data_format},
-            {"train_images", c.train_images},
-            {"valid_images", c.valid_images},
-            {"epochs", c.epochs},
-            {"batch", c.batch},
-            {"lr", c.lr},
-            {"weight_decay", c.weight_decay},
-            {"drop_path", c.drop_path},
-            {"augment", c.augment},
-            {"cells_per_stack", c.cells_per_stack},
-            {"filters", c.filters},
-            {"stem", c.stem},
-            {"stem_multiplier", c.stem_multiplier},
-            {"memory_limit_gb", c.memory_limit_gb},
-            {"threads", threads},
-            {"data_seed", c.seed},
-            {"seed", candidate_seed(c.seed, job.hash)}}}};
+          {"settings", settings},
+          {"data_seed", c.seed}};
 }
+
+namespace {
+
+// A worker's job back into typed settings, checked by the training schema.
+TrainSettings job_settings(const nlohmann::json& job) {
+  std::vector<Setting> settings;
+  for (const auto& [key, value] : job.at("settings").items())
+    settings.push_back({key, value.get<std::string>(), "worker job"});
+  TrainSettings s = train_config_from_settings(settings);
+  s.data.seed = job.at("data_seed").get<uint64_t>();  // one validation split for the whole campaign
+  return s;
+}
+
+}  // namespace
 
 int run_worker(std::FILE* in, std::FILE* out) {
   char* line = nullptr;
@@ -292,39 +314,20 @@ int run_worker(std::FILE* in, std::FILE* out) {
   // Fault injection for the crash-isolation test: CELLFORGE_FAULT=crash:<candidate id>.
   if (const char* fault = std::getenv("CELLFORGE_FAULT"))
     if (std::string(fault) == "crash:" + std::to_string(id)) std::abort();
-  const auto& p = job.at("proxy");
   auto emit = [&](const nlohmann::json& j) {
     std::fputs((j.dump() + "\n").c_str(), out);
     std::fflush(out);
   };
   nlohmann::json result = {{"ok", false}, {"status", "failed"}};
   try {
-    DataOptions data_options;
-    data_options.dir = p.at("data_dir").get<std::string>();
-    data_options.format = *parse_dataset_format(p.at("data_format").get<std::string>());
-    data_options.train_images = p.at("train_images").get<int>();
-    data_options.valid_images = p.at("valid_images").get<int>();
-    data_options.seed = p.at("data_seed").get<uint64_t>();
-    const DataSplits data = load_dataset(data_options);
-    NetworkSpec spec;
-    spec.cells_per_stack = p.at("cells_per_stack").get<int>();
-    spec.filters = p.at("filters").get<int>();
-    spec.stem = p.at("stem").get<std::string>() == "imagenet" ? Stem::imagenet : Stem::cifar;
-    spec.stem_multiplier = p.at("stem_multiplier").get<double>();
+    const TrainSettings settings = job_settings(job);
+    const TrainOptions& opts = settings.train;
+    const DataSplits data = load_dataset(settings.data);
+    NetworkSpec spec = settings.network;
     spec.input = data.train.shape;
     spec.classes = data.train.classes;
     const Genotype genotype = genotype_from_json(job.at("genotype"));
     const Network network = build_network(genotype, spec);
-    TrainOptions opts;
-    opts.epochs = p.at("epochs").get<int>();
-    opts.batch = p.at("batch").get<int>();
-    opts.lr = p.at("lr").get<float>();
-    opts.sgd.weight_decay = p.at("weight_decay").get<float>();
-    opts.drop_path = p.at("drop_path").get<float>();
-    opts.augment = p.at("augment").get<bool>();
-    opts.threads = p.at("threads").get<int>();
-    opts.seed = p.at("seed").get<uint64_t>();
-    opts.memory_limit_bytes = static_cast<int64_t>(p.at("memory_limit_gb").get<double>() * (1 << 30));
     result["params"] = network.params();
     result["macs"] = network.macs();
     TrainCallbacks callbacks;

@@ -29,7 +29,7 @@ class MpiEvaluator final : public Evaluator {
       : config_(config), worker_log_(std::move(worker_log)), job_on_rank_(static_cast<size_t>(worker_ranks) + 1, 0),
         progress_on_rank_(job_on_rank_.size()) {
     // The same split as local workers: results depend on the threads a candidate trains with.
-    threads_ = std::max(1, config.threads / std::max(1, config.workers));
+    threads_ = std::max(1, config.proxy.train.threads / std::max(1, config.workers));
     std::ofstream touch(worker_log_, std::ios::app);  // a run directory always has its workers.log
   }
   ~MpiEvaluator() override { cancel_all(); }

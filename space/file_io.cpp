@@ -91,7 +91,7 @@ std::string read_file_capped(const std::filesystem::path& file, int64_t max_byte
   const std::string name = file.string();
   Fd in{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (in.fd < 0)
-    throw FileError(name + ": cannot open file (" + std::string(what) + "): " + errno_text());
+    throw FileError(name + ": cannot open " + std::string(what) + ": " + errno_text());
   struct stat st {};
   if (::fstat(in.fd, &st) != 0)
     throw FileError(name + ": cannot read " + std::string(what) + ": " + errno_text());

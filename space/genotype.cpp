@@ -317,7 +317,7 @@ std::string write_genotype(const Genotype& genotype) {
 Genotype load_genotype_file(const std::filesystem::path& path, int expected_blocks) {
   std::string text;
   try {
-    text = read_file_capped(path, kMaxGenotypeFileBytes, "genotype file");
+    text = read_file_capped(path, kMaxGenotypeFileBytes, "file");
   } catch (const FileError& e) {
     throw GenotypeError(e.what());
   }

@@ -278,6 +278,12 @@ std::string_view layer_kind_name(LayerKind kind) {
 
 std::string_view stem_name(Stem stem) { return stem == Stem::cifar ? "cifar" : "imagenet"; }
 
+std::optional<Stem> stem_from_name(std::string_view name) {
+  if (name == "cifar") return Stem::cifar;
+  if (name == "imagenet") return Stem::imagenet;
+  return std::nullopt;
+}
+
 void validate(const NetworkSpec& spec) {
   auto range = [](const char* what, double v, double lo, double hi) {
     if (!(v >= lo && v <= hi))

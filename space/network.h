@@ -55,6 +55,7 @@ struct Layer {
 
 enum class Stem : uint8_t { cifar, imagenet };
 std::string_view stem_name(Stem stem);
+std::optional<Stem> stem_from_name(std::string_view name);  // "cifar", "imagenet"; nullopt otherwise
 
 struct NetworkSpec {
   int cells_per_stack = 6;  // N

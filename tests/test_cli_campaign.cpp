@@ -61,7 +61,7 @@ TEST_CASE("config errors name the file, line and key", "[campaign][config]") {
   const std::string file = (dir / "c.ini").string();
   check("[campaign]\nname = x\nbogus = 1\n", file + ":3: campaign.bogus: unknown key");
   check("[proxy]\nepochs = two\n", file + ":2: proxy.epochs: 'two' is not an integer");
-  check("[proxy]\n\nepochs = 0\n", file + ":3: proxy.epochs: 0 is out of range [1, 10000]");
+  check("[proxy]\n\nepochs = 0\n", file + ":3: proxy.epochs: a campaign trains candidates for at least 1 epoch");
   check("[budget]\nworkers = 1\nworkers = 2\n", file + ":3: budget.workers: set twice (first on line 2)");
   check("[proxy]\naugment = maybe\n", file + ":2: proxy.augment: 'maybe' is not true or false");
   check("[controller]\nstrategy = bayes\n", file + ":2: controller.strategy: 'bayes' is not one of random,evolution,rl");

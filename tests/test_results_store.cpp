@@ -122,6 +122,7 @@ TEST_CASE("ranked candidates: done and not reused, best first, ties by id", "[st
   CHECK(ranked[0].id == 2);
   CHECK(ranked[1].id == 4);
   CHECK(ranked[2].id == 1);
-  CHECK(store.find_by_hash(c.hash)->id == 3);
+  CHECK(!store.find_by_hash(c.hash));  // failures are never reused
+  CHECK(store.find_by_hash(a.hash)->id == 1);
   CHECK(store.latest_checkpoint()->first == 5);
 }

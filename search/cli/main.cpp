@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "search/commands.h"
+#include "search/cli/commands.h"
 #include "search/mpi_session.h"
 
 namespace {

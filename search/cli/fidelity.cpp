@@ -3,12 +3,11 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "results/statistics.h"
 #include "results/store.h"
-#include "search/cli_common.h"
+#include "search/cli/options.h"
 #include "search/config.h"
 #include "space/file_io.h"
 #include "space/json_text.h"
@@ -19,32 +18,38 @@ namespace cf::cli {
 namespace po = boost::program_options;
 
 int run_fidelity(const Args& args) {
-  const std::string usage_line = "cellforge fidelity RUN_DIR --sample K --config TRAIN_CONFIG [--set key=value ...]";
+  const std::string usage_line =
+      "cellforge fidelity RUN_DIR --sample K --config TRAIN_CONFIG [--set key=value ...]";
   std::string run_dir, config_file;
   int sample = 5;
   std::vector<std::string> sets;
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "campaign run directory")(
-      "sample", po::value(&sample)->default_value(sample), "candidates to retrain, spread over the proxy ranking")(
-      "config", po::value(&config_file), "training config of the full-size setting (e.g. configs/fashion-mnist-full.ini)")(
+  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir),
+                                                    "campaign run directory")(
+      "sample", po::value(&sample)->default_value(sample),
+      "candidates to retrain, spread over the proxy ranking")(
+      "config", po::value(&config_file),
+      "training config of the full-size setting (e.g. configs/fashion-mnist-full.ini)")(
       "set", po::value(&sets)->composing(), "override a training-config key");
   po::positional_options_description positional;
   positional.add("run-dir", 1);
   po::variables_map vm;
   if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
   const std::string usage = usage_text(usage_line, options);
-  if (run_dir.empty() || config_file.empty()) throw UsageError("RUN_DIR and --config are required", usage);
+  if (run_dir.empty() || config_file.empty())
+    throw UsageError("RUN_DIR and --config are required", usage);
   if (sample < 2) throw UsageError("--sample must be at least 2", usage);
   const TrainConfig tc = load_train_config(config_file, sets);
   ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::read);
   const std::vector<CandidateRecord> done = store.ranked_candidates();
   if (static_cast<int>(done.size()) < sample)
-    throw std::runtime_error(run_dir + ": has " + std::to_string(done.size()) + " finished candidates, fewer than --sample " +
-                             std::to_string(sample));
+    throw std::runtime_error(run_dir + ": has " + std::to_string(done.size()) +
+                             " finished candidates, fewer than --sample " + std::to_string(sample));
   // Evenly spaced over the proxy ranking, best and worst included.
   std::vector<CandidateRecord> picked;
   for (int k = 0; k < sample; ++k)
-    picked.push_back(done[static_cast<size_t>(std::lround(k * (done.size() - 1.0) / (sample - 1)))]);
+    picked.push_back(
+        done[static_cast<size_t>(std::lround(k * (done.size() - 1.0) / (sample - 1)))]);
 
   const DataSplits data = load_dataset(tc.data);
   NetworkSpec spec = tc.network;
@@ -58,30 +63,39 @@ int run_fidelity(const Args& args) {
     const auto result_file = out_root / (c.hash + ".json");
     double accuracy = -1;
     if (std::filesystem::exists(result_file)) {  // done by an earlier, interrupted run
-      const auto j = parse_json_text(read_file_capped(result_file, 1 << 20, "fidelity result"), result_file.string());
+      const auto j = parse_json_text(read_file_capped(result_file, 1 << 20, "fidelity result"),
+                                     result_file.string());
       if (!j.is_object() || !j.contains("accuracy") || !j["accuracy"].is_number())
-        throw std::runtime_error(result_file.string() + ": no numeric \"accuracy\" (remove the file to retrain)");
+        throw std::runtime_error(result_file.string() +
+                                 ": no numeric \"accuracy\" (remove the file to retrain)");
       accuracy = j["accuracy"].get<double>();
     } else {
       const Network network = build_network(store.genotype(c), spec);
       const TrainResult r = train_network(network, data, tc.train);
       if (r.status != TrainStatus::ok)
-        throw std::runtime_error("candidate " + std::to_string(c.id) + ": " + train_status_name(r.status) + ": " + r.reason);
+        throw std::runtime_error("candidate " + std::to_string(c.id) + ": " +
+                                 train_status_name(r.status) + ": " + r.reason);
       accuracy = r.test_accuracy >= 0 ? r.test_accuracy : r.valid_accuracy;
-      write_file_atomic(result_file, nlohmann::json{{"id", c.id}, {"hash", c.hash}, {"proxy_accuracy", *c.accuracy},
-                                                    {"accuracy", accuracy}, {"params", network.params()},
-                                                    {"seconds", r.seconds}}.dump(2) + "\n");
+      write_file_atomic(result_file, nlohmann::json{{"id", c.id},
+                                                    {"hash", c.hash},
+                                                    {"proxy_accuracy", *c.accuracy},
+                                                    {"accuracy", accuracy},
+                                                    {"params", network.params()},
+                                                    {"seconds", r.seconds}}
+                                             .dump(2) +
+                                         "\n");
     }
     proxy.push_back(*c.accuracy);
     full.push_back(accuracy);
-    std::printf("%-6lld  %-16s  %7.2f%%  %7.2f%%\n", static_cast<long long>(c.id), c.hash.c_str(), 100 * *c.accuracy,
-                100 * accuracy);
+    std::printf("%-6lld  %-16s  %7.2f%%  %7.2f%%\n", static_cast<long long>(c.id), c.hash.c_str(),
+                100 * *c.accuracy, 100 * accuracy);
     std::fflush(stdout);
   }
   const double tau = kendall_tau(proxy, full);
-  std::printf("Kendall tau between proxy and full-size accuracy over %d candidates: %.3f\n", sample, tau);
-  store.add_event("fidelity", "Kendall tau " + std::to_string(tau) + " over " + std::to_string(sample) + " candidates (" +
-                                  config_file + ")");
+  std::printf("Kendall tau between proxy and full-size accuracy over %d candidates: %.3f\n", sample,
+              tau);
+  store.add_event("fidelity", "Kendall tau " + std::to_string(tau) + " over " +
+                                  std::to_string(sample) + " candidates (" + config_file + ")");
   return 0;
 }
 

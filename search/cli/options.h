@@ -5,7 +5,10 @@
 
 #include <boost/program_options.hpp>
 
-#include "search/commands.h"
+#include <optional>
+
+#include "search/cli/commands.h"
+#include "space/genotype.h"
 #include "space/network.h"
 
 namespace cf::cli {
@@ -35,5 +38,11 @@ void add_stacking_options(boost::program_options::options_description& options,
 
 // Validated NetworkSpec; a bad value throws UsageError naming the option.
 NetworkSpec to_network_spec(const StackingOptions& values, const std::string& usage);
+
+// The RUN_DIR argument of a command that takes nothing else; nullopt after --help.
+std::optional<std::string> run_dir_argument(const Args& args, const std::string& usage_line);
+
+// --arch: a built-in name or a genotype file (UsageError when missing).
+Genotype load_arch(const std::string& arch, const std::string& usage);
 
 }  // namespace cf::cli

@@ -1,13 +1,13 @@
 // cellforge report: one self-contained HTML page about a campaign.
+#include "results/report.h"
+
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "results/draw.h"
-#include "results/report.h"
 #include "search/campaign.h"
-#include "search/cli_common.h"
+#include "search/cli/options.h"
 #include "space/file_io.h"
 
 namespace cf::cli {
@@ -29,15 +29,17 @@ int run_report(const Args& args) {
   std::string run_dir, output;
   int top = 5;
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")("run-dir", po::value(&run_dir), "campaign run directory")(
-      "output,o", po::value(&output), "HTML file to write")("top", po::value(&top)->default_value(top),
-                                                            "candidates shown with their cell pictures");
+  options.add_options()("help,h", "show this help")(
+      "run-dir", po::value(&run_dir), "campaign run directory")("output,o", po::value(&output),
+                                                                "HTML file to write")(
+      "top", po::value(&top)->default_value(top), "candidates shown with their cell pictures");
   po::positional_options_description positional;
   positional.add("run-dir", 1);
   po::variables_map vm;
   if (!parse_args(args, options, usage_line, vm, &positional)) return 0;
   const std::string usage = usage_text(usage_line, options);
-  if (run_dir.empty() || output.empty()) throw UsageError("RUN_DIR and -o FILE are required", usage);
+  if (run_dir.empty() || output.empty())
+    throw UsageError("RUN_DIR and -o FILE are required", usage);
   if (top < 0) throw UsageError("--top must be >= 0", usage);
   const CampaignConfig config = load_run_config(run_dir, {});
   ResultsStore store(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::read);

@@ -1,0 +1,418 @@
+// cellforge train: train a stacked network on an image dataset.
+#include "trainer/train.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "results/store.h"
+#include "search/cli/options.h"
+#include "search/config.h"
+#include "space/file_io.h"
+#include "trainer/checkpoint.h"
+#include "trainer/weights.h"
+
+namespace cf::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// A progress bar on a terminal, plain lines otherwise.
+class Progress {
+ public:
+  explicit Progress(int epochs) : epochs_(epochs), tty_(isatty(fileno(stdout))) {}
+  void step(int epoch, int step, int steps, double loss, double acc) {
+    if (!tty_) return;
+    const int width = 30;
+    const int filled = width * step / steps;
+    std::printf("\repoch %d/%d [%s%s] %3d%% loss %.4f acc %5.2f%%", epoch, epochs_,
+                std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(),
+                100 * step / steps, loss, 100 * acc);
+    std::fflush(stdout);
+  }
+  void epoch(const EpochStats& s) {
+    if (tty_) std::printf("\r%*s\r", 80, "");
+    std::printf("epoch %d/%d  loss %.4f  train acc %.2f%%", s.epoch, epochs_, s.train_loss,
+                100 * s.train_accuracy);
+    if (s.valid_accuracy >= 0) std::printf("  valid acc %.2f%%", 100 * s.valid_accuracy);
+    std::printf("  %.0f images/s  %.1f s  lr %.4g\n", s.images_per_second, s.seconds, s.lr);
+    std::fflush(stdout);
+  }
+
+ private:
+  int epochs_;
+  bool tty_;
+};
+
+// Every flag's value (bound to the options), then checked against the training schema.
+struct TrainFlags {
+  std::string arch, data_dir = "/usr/share/datasets/fashion-mnist", format = "auto", save, load;
+  StackingOptions stacking;
+  TrainOptions opts;
+  int train_images = 0, valid_images = 5000;
+  double memory_limit_gib = 16;
+  bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false,
+       help_config = false;
+  std::string from, config_file, out_dir;
+  std::vector<std::string> sets;
+  int rank = 1;
+};
+
+// What train does, resolved: the flags plus the training config they (or --config) give.
+struct TrainRequest {
+  TrainFlags flags;
+  TrainConfig config;
+  std::string usage;
+};
+
+void add_train_options(po::options_description& options, TrainFlags& f) {
+  options.add_options()("help,h", "show this help")(
+      "arch", po::value(&f.arch), "built-in name (nasnet_a, amoebanet_a) or genotype JSON file");
+  add_stacking_options(options, f.stacking, false);
+  options.add_options()("data-dir", po::value(&f.data_dir)->default_value(f.data_dir),
+                        "dataset directory (IDX or CIFAR binary)")(
+      "format", po::value(&f.format)->default_value(f.format), "auto | idx | cifar10 | cifar100")(
+      "epochs", po::value(&f.opts.epochs)->default_value(f.opts.epochs),
+      "training epochs (0: evaluate only)")(
+      "batch", po::value(&f.opts.batch)->default_value(f.opts.batch), "batch size")(
+      "lr", po::value(&f.opts.lr)->default_value(f.opts.lr),
+      "base learning rate (cosine schedule)")(
+      "min-lr", po::value(&f.opts.min_lr)->default_value(f.opts.min_lr), "final learning rate")(
+      "warmup-epochs", po::value(&f.opts.warmup_epochs)->default_value(f.opts.warmup_epochs),
+      "linear warm-up")("momentum",
+                        po::value(&f.opts.sgd.momentum)->default_value(f.opts.sgd.momentum),
+                        "SGD momentum")("no-nesterov", po::bool_switch(&f.nesterov_off),
+                                        "plain instead of Nesterov momentum")(
+      "weight-decay", po::value(&f.opts.sgd.weight_decay)->default_value(f.opts.sgd.weight_decay),
+      "L2 on weights")("clip-norm",
+                       po::value(&f.opts.sgd.clip_norm)->default_value(f.opts.sgd.clip_norm),
+                       "gradient-norm clip (0: off)")(
+      "label-smoothing", po::value(&f.opts.label_smoothing)->default_value(f.opts.label_smoothing),
+      "label smoothing")("drop-path", po::value(&f.opts.drop_path)->default_value(f.opts.drop_path),
+                         "ScheduledDropPath final probability")(
+      "dropout", po::value<float>()->default_value(0.0f), "head dropout rate")(
+      "cutout", po::value(&f.opts.cutout)->default_value(f.opts.cutout),
+      "cutout square side (0: off)")("no-augment", po::bool_switch(&f.no_augment),
+                                     "no crop or flip")(
+      "train-images", po::value(&f.train_images)->default_value(f.train_images),
+      "training images (0: all)")("valid-images",
+                                  po::value(&f.valid_images)->default_value(f.valid_images),
+                                  "held-out validation images")("test", po::bool_switch(&f.test),
+                                                                "also report test-set accuracy")(
+      "threads", po::value(&f.opts.threads)->default_value(f.opts.threads), "CPU threads")(
+      "seed", po::value(&f.opts.seed)->default_value(f.opts.seed),
+      "seed (init, split, order, augmentation)")(
+      "memory-limit-gb", po::value(&f.memory_limit_gib)->default_value(f.memory_limit_gib),
+      "refuse networks estimated above this")("save", po::value(&f.save),
+                                              "write the trained weights to FILE")(
+      "load", po::value(&f.load), "start from the weights in FILE")(
+      "json", po::bool_switch(&f.json), "print the result as one JSON object")(
+      "from", po::value(&f.from),
+      "campaign run directory: train its --rank best cell (instead of --arch)")(
+      "rank", po::value(&f.rank)->default_value(f.rank),
+      "which of the campaign's best cells (1 = best)")(
+      "config", po::value(&f.config_file),
+      "training config file ([network] [data] [train]), e.g. configs/fashion-mnist-full.ini")(
+      "set", po::value(&f.sets)->composing(),
+      "override a training-config key, e.g. --set train.epochs=5")(
+      "out", po::value(&f.out_dir),
+      "directory for epoch checkpoints and the result (default with --from: "
+      "RUN_DIR/transfer/rank<K>_<hash>)")("resume", po::bool_switch(&f.resume),
+                                          "continue from the last epoch checkpoint in --out");
+  options.add_options()("help-config", po::bool_switch(&f.help_config),
+                        "document every training-config key");
+}
+
+// Without --config every flag becomes a setting checked against the training schema (one set of
+// defaults and ranges for flags and files), and the trained directory gets a config.ini that
+// export and resume read back like a config file's.
+TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm,
+                                const std::string& usage) {
+  auto num = [](double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.9g", x);
+    return std::string(buf);
+  };
+  const std::vector<Setting> settings = {
+      {"network.cells_per_stack", std::to_string(f.stacking.cells_per_stack), "--cells-per-stack"},
+      {"network.filters", std::to_string(f.stacking.filters), "--filters"},
+      {"network.stem", f.stacking.stem, "--stem"},
+      {"network.stem_multiplier", num(f.stacking.stem_multiplier), "--stem-multiplier"},
+      {"network.aux_head", f.stacking.aux_head ? "true" : "false", "--aux-head"},
+      {"network.dropout", num(vm["dropout"].as<float>()), "--dropout"},
+      {"data.data_dir", f.data_dir, "--data-dir"},
+      {"data.format", f.format, "--format"},
+      {"data.train_images", std::to_string(f.train_images), "--train-images"},
+      {"data.valid_images", std::to_string(f.valid_images), "--valid-images"},
+      {"data.test", f.test ? "true" : "false", "--test"},
+      {"train.epochs", std::to_string(f.opts.epochs), "--epochs"},
+      {"train.batch", std::to_string(f.opts.batch), "--batch"},
+      {"train.lr", num(f.opts.lr), "--lr"},
+      {"train.min_lr", num(f.opts.min_lr), "--min-lr"},
+      {"train.warmup_epochs", num(f.opts.warmup_epochs), "--warmup-epochs"},
+      {"train.momentum", num(f.opts.sgd.momentum), "--momentum"},
+      {"train.nesterov", f.nesterov_off ? "false" : "true", "--no-nesterov"},
+      {"train.weight_decay", num(f.opts.sgd.weight_decay), "--weight-decay"},
+      {"train.clip_norm", num(f.opts.sgd.clip_norm), "--clip-norm"},
+      {"train.label_smoothing", num(f.opts.label_smoothing), "--label-smoothing"},
+      {"train.drop_path", num(f.opts.drop_path), "--drop-path"},
+      {"train.cutout", std::to_string(f.opts.cutout), "--cutout"},
+      {"train.augment", f.no_augment ? "false" : "true", "--no-augment"},
+      {"train.threads", std::to_string(f.opts.threads), "--threads"},
+      {"train.seed", std::to_string(f.opts.seed), "--seed"},
+      {"train.memory_limit_gb", num(f.memory_limit_gib), "--memory-limit-gb"},
+  };
+  try {
+    return train_config_from_settings(settings);
+  } catch (const ConfigError& e) {
+    throw UsageError(e.what(), usage);
+  }
+}
+
+// --config with --threads: the file's settings plus the thread count, checked again.
+TrainConfig config_with_threads(const TrainFlags& f, const std::string& usage) {
+  TrainConfig tc = load_train_config(f.config_file, f.sets);
+  std::vector<Setting> all;
+  for (const auto& [key, value] : tc.values) all.push_back({key, value, f.config_file});
+  all.push_back({"train.threads", std::to_string(f.opts.threads), "--threads"});
+  try {
+    return train_config_from_settings(all);
+  } catch (const ConfigError& e) {
+    throw UsageError(e.what(), usage);
+  }
+}
+
+// Parses and checks the command line; nullopt after --help.
+std::optional<TrainRequest> parse_train_request(const Args& args) {
+  const std::string usage_line =
+      "cellforge train --arch NAME|FILE [stacking options] --data-dir DIR --epochs E --batch B "
+      "--lr X --train-images N --valid-images M [--test] [--threads T] [--seed S] [--save FILE] "
+      "[--load FILE]";
+  TrainRequest r;
+  TrainFlags& f = r.flags;
+  po::options_description options("options");
+  add_train_options(options, f);
+  po::variables_map vm;
+  if (!parse_args(args, options, usage_line, vm)) return std::nullopt;
+  if (f.help_config) {
+    std::cout << "Training-config keys (INI sections [network] [data] [train]; flags of the same "
+                 "names):\n\n"
+              << train_config_reference_markdown();
+    return std::nullopt;
+  }
+  r.usage = usage_text(usage_line, options);
+  const std::string& usage = r.usage;
+  if (f.arch.empty() == f.from.empty())
+    throw UsageError("give either --arch or --from RUN_DIR", usage);
+  if (f.rank < 1) throw UsageError("--rank must be at least 1", usage);
+  if (!f.config_file.empty()) {
+    // A training config owns the schedule; command-line training flags would silently disagree.
+    for (const char* flag : {"epochs",          "batch",        "lr",           "min-lr",
+                             "warmup-epochs",   "momentum",     "weight-decay", "clip-norm",
+                             "label-smoothing", "drop-path",    "dropout",      "cutout",
+                             "train-images",    "valid-images", "data-dir",     "format",
+                             "cells-per-stack", "filters",      "stem",         "stem-multiplier"})
+      if (vm.count(flag) && !vm[flag].defaulted())
+        throw UsageError(std::string("--") + flag + " cannot be combined with --config; use --set",
+                         usage);
+    r.config = vm["threads"].defaulted() ? load_train_config(f.config_file, f.sets)
+                                         : config_with_threads(f, usage);
+  } else {
+    if (!f.sets.empty()) throw UsageError("--set needs --config", usage);
+    r.config = settings_from_flags(f, vm, usage);
+  }
+  return r;
+}
+
+struct ChosenArch {
+  Genotype genotype;
+  std::string label, hash;
+};
+
+// The architecture: a file or built-in, or the K-th best cell of a campaign (whose transfer
+// directory is the default output).
+ChosenArch choose_architecture(TrainRequest& r) {
+  TrainFlags& f = r.flags;
+  ChosenArch c;
+  c.label = f.arch;
+  if (f.from.empty()) {
+    c.genotype = resolve_genotype(f.arch);
+    c.hash = canonical_hash(c.genotype);
+  } else {
+    ResultsStore store(std::filesystem::path(f.from) / "results.sqlite", StoreAccess::read);
+    std::vector<CandidateRecord> best = store.ranked_candidates();
+    if (static_cast<int>(best.size()) < f.rank)
+      throw std::runtime_error(f.from + ": has " + std::to_string(best.size()) +
+                               " finished candidates, no rank " + std::to_string(f.rank));
+    const CandidateRecord& pick = best[f.rank - 1];
+    c.genotype = store.genotype(pick);
+    c.hash = pick.hash;
+    c.genotype.name = "rank" + std::to_string(f.rank) + "_" + c.hash;
+    c.label = f.from + " rank " + std::to_string(f.rank) + " (candidate " +
+              std::to_string(pick.id) + ", proxy " +
+              std::to_string(100 * *pick.accuracy).substr(0, 5) + "%)";
+    if (f.out_dir.empty())
+      f.out_dir = (std::filesystem::path(f.from) / "transfer" / c.genotype.name).string();
+  }
+  if (f.resume && f.out_dir.empty()) throw UsageError("--resume needs --out (or --from)", r.usage);
+  return c;
+}
+
+// The output directory: a checkpoint to resume from (with --resume), the genotype and config.
+std::optional<TrainCheckpoint> prepare_output(const TrainRequest& r, Executor& executor,
+                                              const Genotype& genotype) {
+  const TrainFlags& f = r.flags;
+  if (f.out_dir.empty()) return std::nullopt;
+  const std::filesystem::path out = f.out_dir;
+  std::filesystem::create_directories(out);
+  std::optional<TrainCheckpoint> checkpoint;
+  if (f.resume) {
+    checkpoint = load_checkpoint(out / "checkpoint", executor);
+    if (!checkpoint) throw std::runtime_error(f.out_dir + ": no checkpoint to resume from");
+    if (!f.json) std::printf("resuming after epoch %d\n", checkpoint->epochs_done);
+  } else if (std::filesystem::exists(out / "checkpoint" / "latest")) {
+    throw std::runtime_error(f.out_dir +
+                             " already holds a training run; use --resume to continue it");
+  }
+  write_file_atomic(out / "genotype.json", write_genotype(genotype));
+  write_file_atomic(out / "config.ini", ini_text(r.config.values));
+  return checkpoint;
+}
+
+// result.json in the output directory, and an event in the campaign it came from.
+void record_result(const TrainRequest& r, const ChosenArch& arch, const Network& network,
+                   const TrainResult& result) {
+  const TrainFlags& f = r.flags;
+  const std::filesystem::path out = f.out_dir;
+  nlohmann::json record = {{"arch", arch.label},
+                           {"hash", arch.hash},
+                           {"params", network.params()},
+                           {"macs", network.macs()},
+                           {"notation", network.notation()},
+                           {"valid_accuracy", result.valid_accuracy},
+                           {"test_accuracy", result.test_accuracy},
+                           {"epochs", r.config.train.epochs},
+                           {"seconds", result.seconds},
+                           {"finished_at", utc_now()}};
+  write_file_atomic(out / "result.json", record.dump(2) + "\n");
+  if (!f.from.empty()) {
+    ResultsStore store(std::filesystem::path(f.from) / "results.sqlite", StoreAccess::write);
+    store.add_event("transfer", arch.genotype.name + " trained in " + f.out_dir +
+                                    ": test accuracy " +
+                                    std::to_string(100 * result.test_accuracy) + "%, " +
+                                    std::to_string(network.params()) + " params");
+  }
+}
+
+void print_result(const TrainRequest& r, const Network& network, const TrainResult& result) {
+  const bool test = r.config.data.load_test;
+  if (r.flags.json) {
+    nlohmann::json out = {{"status", train_status_name(result.status)},
+                          {"reason", result.reason},
+                          {"params", network.params()},
+                          {"macs", network.macs()},
+                          {"notation", network.notation()},
+                          {"valid_accuracy", result.valid_accuracy},
+                          {"seconds", result.seconds}};
+    if (test) out["test_accuracy"] = result.test_accuracy;
+    nlohmann::json epochs = nlohmann::json::array();
+    for (const auto& e : result.epochs)
+      epochs.push_back({{"epoch", e.epoch},
+                        {"train_loss", e.train_loss},
+                        {"train_accuracy", e.train_accuracy},
+                        {"valid_accuracy", e.valid_accuracy},
+                        {"images_per_second", e.images_per_second}});
+    out["epochs"] = epochs;
+    std::cout << out.dump() << "\n";
+  } else if (result.status != TrainStatus::ok) {
+    std::printf("training ended: %s (%s)\n", train_status_name(result.status),
+                result.reason.c_str());
+  } else {
+    if (result.valid_accuracy >= 0)
+      std::printf("final validation accuracy %.2f%%\n", 100 * result.valid_accuracy);
+    if (test) std::printf("test accuracy %.2f%%\n", 100 * result.test_accuracy);
+    if (!r.flags.save.empty()) std::printf("weights saved to %s\n", r.flags.save.c_str());
+  }
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  std::optional<TrainRequest> request = parse_train_request(args);
+  if (!request) return 0;
+  TrainRequest& r = *request;
+  const TrainFlags& f = r.flags;
+  const ChosenArch arch = choose_architecture(r);
+  const TrainOptions& opts = r.config.train;
+  const DataSplits data = load_dataset(r.config.data);
+  NetworkSpec spec = r.config.network;
+  spec.input = data.train.shape;
+  spec.classes = data.train.classes;
+  try {
+    validate(spec);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(
+        (f.config_file.empty() ? std::string("stacking options") : f.config_file) + ": " +
+        e.what());
+  }
+  const Network network = build_network(arch.genotype, spec);
+  if (!f.json)
+    std::printf(
+        "training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
+        "%d epochs, batch %d, %d threads\n",
+        arch.genotype.name.empty() ? arch.label.c_str() : arch.genotype.name.c_str(),
+        network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6, data.name.c_str(),
+        data.train.count, data.valid.count, opts.epochs, opts.batch, opts.threads);
+  const int64_t estimate = Executor::estimate_bytes(network, opts.batch);
+  if (estimate > opts.memory_limit_bytes) {
+    std::fprintf(
+        stderr,
+        "cellforge train: error: estimated memory %lld MiB exceeds the memory limit of %lld MiB\n",
+        static_cast<long long>(estimate >> 20),
+        static_cast<long long>(opts.memory_limit_bytes >> 20));
+    return 1;
+  }
+  ExecutorOptions eo;
+  eo.batch = opts.batch;
+  eo.drop_path = opts.drop_path > 0.0f;
+  Executor executor(network, eo);
+  if (!f.load.empty()) load_weights(executor, f.load);
+  std::optional<TrainCheckpoint> checkpoint = prepare_output(r, executor, arch.genotype);
+  Progress progress(opts.epochs);
+  TrainCallbacks callbacks;
+  if (!f.json) {
+    callbacks.on_step = [&](int e, int s, int n, double loss, double acc) {
+      progress.step(e, s, n, loss, acc);
+    };
+    callbacks.on_epoch = [&](const EpochStats& s) { progress.epoch(s); };
+  }
+  const std::filesystem::path out = f.out_dir;
+  if (!f.out_dir.empty())
+    callbacks.on_checkpoint = [&](const TrainCheckpoint& c) {
+      save_checkpoint(out / "checkpoint", executor, c);
+    };
+  TrainResult result;
+  if (opts.epochs > 0) {
+    result = train_network(network, data, opts, callbacks, &executor, f.load.empty(),
+                           checkpoint ? &*checkpoint : nullptr);
+  } else {
+    result.valid_accuracy = evaluate_accuracy(executor, data.valid, data.mean, data.stddev);
+    if (r.config.data.load_test)
+      result.test_accuracy = evaluate_accuracy(executor, data.test, data.mean, data.stddev);
+  }
+  if (!f.out_dir.empty() && result.status == TrainStatus::ok) {
+    save_weights(executor, out / "weights.bin");
+    record_result(r, arch, network, result);
+  }
+  if (result.status == TrainStatus::ok && !f.save.empty()) save_weights(executor, f.save);
+  print_result(r, network, result);
+  return result.status == TrainStatus::ok ? 0 : 1;
+}
+
+}  // namespace cf::cli
