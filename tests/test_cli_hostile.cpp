@@ -270,3 +270,23 @@ TEST_CASE("train: flags out of range, --from a non-run, --out without --config e
     if (f.size() > 3 && f.substr(f.size() - 3) == ".py")
       CHECK(read_file(dir / "e" / f).find("INPUT_MEAN = [") != std::string::npos);
 }
+
+TEST_CASE("a failed result is never reused for a duplicate: the duplicate is trained", "[cli][hostile][campaign]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  // A space of a handful of architectures (one op, one block) sampled at random: duplicates are
+  // certain; a batch larger than the data makes every training fail.
+  std::string config = tiny_config(dir / "data", dir / "run", 8, 1);
+  config.replace(config.find("blocks = 3"), 10, "blocks = 1\nops = max_pool_3x3");
+  config.replace(config.find("strategy = evolution"), 20, "strategy = random");
+  config.replace(config.find("batch = 16"), 10, "batch = 4096");
+  write_file(dir / "c.ini", config);
+  const auto r = run_cellforge("search " + (dir / "c.ini").string());
+  INFO(r.out);
+  CHECK(r.exit_code == 1);
+  const auto distinct = query_rows(dir / "run", "SELECT count(DISTINCT hash) FROM candidates");
+  REQUIRE(distinct.size() == 1);
+  CHECK(std::stoi(distinct[0]) < 8);
+  CHECK(query_rows(dir / "run", "SELECT count(*) FROM candidates WHERE reused_from IS NOT NULL") ==
+        std::vector<std::string>{"0"});
+}
