@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerates the seed corpora in fuzz/corpus/<target>/ (checked in; rerun after a format change).
+"""Regenerates the seed corpora in fuzz/corpus/<target>/ and the dictionaries fuzz/<target>.dict
+(checked in; rerun after a format change).
 
 Valid and near-valid seeds: the repository's configs and found genotype, the built-in genotypes
 (from space/builtin.cpp), tiny IDX and CIFAR files in the harness framing of fuzz_datasets.cpp, and
@@ -180,6 +181,35 @@ def stores():
                        "INSERT INTO meta VALUES('schema_version', '1');")
 
 
+def dictionaries():
+    """libFuzzer dictionaries (scripts/fuzz.sh passes fuzz/<target>.dict): the formats' words."""
+    ops = re.findall(r'\{OpId::\w+, "(\w+)"', read("space/ops.h").decode())
+    assert len(ops) == 14, ops
+    words = ["format", "cellforge.genotype.v1", "space", "nasnet", "name", "normal", "reduction",
+             "blocks", "inputs", "ops", "combine", "concat", "add", "unused", "prev", "prev_prev"]
+    words += [f"b{i}" for i in range(7)] + ops
+    with open(os.path.join(ROOT, "fuzz", "fuzz_genotype.dict"), "w") as f:
+        f.write("# libFuzzer dictionary for fuzz_genotype (made by fuzz/make_corpus.py): the genotype JSON vocabulary.\n")
+        for w in words:
+            f.write(f'"\\"{w}\\""\n')
+        for t in ["{", "}", "[", "]", ":", ",", "null", "true", "-1", "1e999", '"\\u0000"']:
+            f.write('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"\n')
+    keys = re.findall(r'\{"([a-z_]+\.[a-z_0-9]+)"', read("search/config.cpp").decode())
+    assert keys
+    with open(os.path.join(ROOT, "fuzz", "fuzz_config.dict"), "w") as f:
+        f.write("# libFuzzer dictionary for fuzz_config (made by fuzz/make_corpus.py): sections, keys and value words.\n")
+        for sec in sorted({k.split(".")[0] for k in keys}):
+            f.write(f'"[{sec}]"\n')
+        for k in sorted({k.split(".")[1] for k in keys}):
+            f.write(f'"{k} = "\n')
+        for k in keys:
+            f.write(f'"#set {k}="\n')
+        for v in ["true", "false", "nasnet", "nb201", "random", "evolution", "rl", "cifar", "imagenet",
+                  "idx", "cifar10", "cifar100", "auto", "add", "concat", "add, concat", "1e308", "-0",
+                  "nan", "inf", "0x10", "18446744073709551616", "2147483648"] + ops:
+            f.write(f'"{v}"\n')
+
+
 if __name__ == "__main__":
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
@@ -187,6 +217,7 @@ if __name__ == "__main__":
     configs()
     datasets()
     stores()
+    dictionaries()
     total = 0
     for d, _, files in os.walk(CORPUS):
         for f in files:

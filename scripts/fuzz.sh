@@ -50,10 +50,12 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$run/corpus" "$run/artifacts"
   cp fuzz/corpus/"$t"/* "$run/corpus/"
   echo "== $t: ${SECONDS_PER_TARGET}s, corpus $(ls "$run/corpus" | wc -l) seeds, log $run/log"
+  dict=()
+  [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")  # the format's words (fuzz/make_corpus.py)
   status=0
   "$BUILD_DIR/fuzz/$t" "$run/corpus" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
     -timeout=10 -max_len="${MAX_LEN[$t]}" -print_final_stats=1 -artifact_prefix="$run/artifacts/" \
-    >"$run/log" 2>&1 || status=$?
+    "${dict[@]}" >"$run/log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$run/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$run/log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$run/log" | tail -1 || true)
