@@ -11,11 +11,14 @@
 
 namespace cf_fuzz {
 
-// A directory under /dev/shm (RAM, no disk traffic per run) or $TMPDIR, created once per process.
+// A directory under $CF_FUZZ_SCRATCH (scripts/fuzz.sh sets it and removes it after each run:
+// libFuzzer often ends without running atexit handlers), else /dev/shm (RAM, no disk traffic per
+// run) or $TMPDIR; created once per process.
 inline const std::filesystem::path& scratch_dir() {
   static const std::filesystem::path dir = [] {
     std::string base = "/dev/shm";
     if (access(base.c_str(), W_OK) != 0) base = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
+    if (const char* s = std::getenv("CF_FUZZ_SCRATCH"); s && *s) base = s;
     std::string tmpl = base + "/cellforge-fuzz-XXXXXX";
     if (!mkdtemp(tmpl.data())) {
       std::perror("mkdtemp");

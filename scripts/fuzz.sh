@@ -57,9 +57,11 @@ for t in "${TARGETS[@]}"; do
   dict=()
   [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")  # the format's words (fuzz/make_corpus.py)
   status=0
-  "$BUILD_DIR/fuzz/$t" "$run/corpus" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
+  scratch=$(mktemp -d /dev/shm/cellforge-fuzz.XXXXXX 2>/dev/null || mktemp -d)  # the harness's scratch files
+  CF_FUZZ_SCRATCH=$scratch "$BUILD_DIR/fuzz/$t" "$run/corpus" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
     -timeout=10 -max_len="${MAX_LEN[$t]}" -print_final_stats=1 -artifact_prefix="$run/artifacts/" \
     "${dict[@]}" >"$run/log" 2>&1 || status=$?
+  rm -rf "$scratch"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$run/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$run/log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$run/log" | tail -1 || true)
