@@ -20,27 +20,7 @@ namespace {
 // inputs over 1 MB are skipped (CF_FUZZ_NO_LIMITS=1 lifts this).
 constexpr size_t kMaxInput = 1 << 20;
 
-// Finding fuzz/findings/fuzz_results_store-version-mismatch-leaks-connection: when the ResultsStore
-// constructor throws after sqlite3_open_v2 succeeded (not a database, unreadable schema, another
-// schema version), its destructor never runs and the connection leaks, still holding its lock:
-// the next open of the same file in the process waits the 10 s busy timeout and fails. Nearly
-// every mutated input takes that path, so the harness closes such a connection itself (sqlite3
-// calls from store.cpp are routed through the --wrap functions below, see fuzz/CMakeLists.txt).
-// CF_FUZZ_NO_LIMITS=1 turns this off to reproduce the finding. Remove once store.cpp is fixed.
-sqlite3* g_open = nullptr;  // the connection store.cpp opened last and has not closed
 }  // namespace
-
-extern "C" int __real_sqlite3_open_v2(const char* file, sqlite3** db, int flags, const char* vfs);
-extern "C" int __real_sqlite3_close(sqlite3* db);
-extern "C" int __wrap_sqlite3_open_v2(const char* file, sqlite3** db, int flags, const char* vfs) {
-  const int rc = __real_sqlite3_open_v2(file, db, flags, vfs);
-  g_open = *db;
-  return rc;
-}
-extern "C" int __wrap_sqlite3_close(sqlite3* db) {
-  if (db == g_open) g_open = nullptr;
-  return __real_sqlite3_close(db);
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > kMaxInput && cf_fuzz::limits_on()) return -1;
@@ -56,9 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     opened.emplace(file);
   } catch (const std::exception&) {
-    if (g_open && cf_fuzz::limits_on()) sqlite3_close_v2(g_open);
-    g_open = nullptr;
-    return 0;
+    return 0;  // refused with a message; the constructor closes what it opened
   }
   try {
     cf::ResultsStore& store = *opened;
