@@ -290,3 +290,23 @@ TEST_CASE("a failed result is never reused for a duplicate: the duplicate is tra
   CHECK(query_rows(dir / "run", "SELECT count(*) FROM candidates WHERE reused_from IS NOT NULL") ==
         std::vector<std::string>{"0"});
 }
+
+TEST_CASE("a read-only run directory can be inspected: status, top, report, export, check", "[cli][hostile][store]") {
+  TempDir dir;
+  finished_campaign(dir, 2);
+  // A read-only bind mount in a private user and mount namespace (root would ignore chmod).
+  const std::string run = (dir / "run").string();
+  if (run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && ! touch " + run + "/x'").exit_code !=
+      0) {
+    CF_SKIP("this machine cannot make a read-only bind mount (unshare -rm)");
+  }
+  const std::string bin = CF_BINARY;
+  const auto r = run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && " + bin + " status " +
+                             run + " && " + bin + " top " + run + " && " + bin + " report " + run + " -o " +
+                             (dir / "r.html").string() + " && " + bin + " export " + run + " --format json -o " +
+                             (dir / "e").string() + " && " + bin + " check " + run + "'");
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("consistent") != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "r.html"));
+}

@@ -86,7 +86,7 @@ class GzReader {
   }
 
   std::vector<uint8_t> read_rest(uint64_t limit) {
-    std::vector<uint8_t> bytes(static_cast<size_t>(std::min<uint64_t>(limit, uint64_t{1} << 24)));
+    std::vector<uint8_t> bytes(static_cast<size_t>(std::min<uint64_t>(limit, uint64_t{1} << 20)));
     size_t size = 0;
     for (;;) {
       size += read(bytes.data() + size, bytes.size() - size);
@@ -134,7 +134,7 @@ constexpr int kIdxClasses = 10;
 // 30.7 MB (CIFAR-10) and 153.8 MB (CIFAR-100 train)).
 constexpr uint64_t kMaxDatasetBytes = uint64_t{8} << 30;
 constexpr uint64_t kMaxCifarFileBytes = uint64_t{1} << 30;
-constexpr uint64_t kMaxTrailingCount = uint64_t{64} << 20;  // trailing bytes counted for the error message
+constexpr uint64_t kMaxTrailingCount = uint64_t{1} << 20;  // trailing bytes counted for the error message
 
 // Reads a header of `header_words` big-endian words, the first being the magic.
 std::vector<uint32_t> read_idx_header(GzReader& reader, const fs::path& file, uint32_t magic,
