@@ -12,13 +12,15 @@
 #include "cli_helpers.h"
 #include "genotype_fixtures.h"
 #include "results/export.h"
+#include "skip.h"
 #include "trainer/executor.h"
 #include "trainer/optimizer.h"
 #include "trainer/weights.h"
 
 TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
   if (!cf::test::python_has("torch, onnx, cv2, numpy")) {
-    WARN("skipped: /usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, python3-onnx, python3-opencv)");
+    cf::test::skip("/usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, "
+                   "python3-onnx, python3-opencv)");
     return;
   }
   cf::NetworkSpec spec;
