@@ -12,7 +12,9 @@ namespace cf {
 
 namespace {
 
-constexpr std::string_view kStateMagic = "cellforge.controller.v1";
+// v2 adds each pending candidate's parent; v1 states (no parents) still restore.
+constexpr std::string_view kStateMagic = "cellforge.controller.v2";
+constexpr std::string_view kStateMagicV1 = "cellforge.controller.v1";
 
 std::string format_value(double v) {
   char buf[32];
@@ -27,7 +29,7 @@ class RandomController final : public Controller {
   std::string_view strategy() const override { return "random"; }
 
  protected:
-  DecisionSeq next(CandidateId) override { return space().sample(rng()); }
+  Proposal next(CandidateId) override { return space().sample(rng()); }
   void learn(CandidateId, const DecisionSeq&, const EvalResult&) override {}
   std::vector<std::pair<std::string, double>> option_values() const override { return {}; }
   void save_strategy(ByteWriter&) const override {}
@@ -80,11 +82,15 @@ Controller::Controller(const SearchSpace& space, uint64_t seed) : space_(space),
 
 Candidate Controller::propose() {
   const CandidateId id = next_id_;
-  DecisionSeq seq = next(id);
-  space_.check(seq);  // a strategy bug must not reach the evaluator
+  Proposal p = next(id);
+  space_.check(p.seq);  // a strategy bug must not reach the evaluator
+  if (p.parent && (*p.parent < 1 || *p.parent >= id))
+    throw ControllerError("propose: parent " + std::to_string(*p.parent) + " of candidate " +
+                          std::to_string(id) + " is not an earlier candidate");
   ++next_id_;
-  pending_.emplace(id, seq);
-  return {id, std::move(seq)};
+  Candidate c{id, std::move(p.seq), p.parent};
+  pending_.emplace(id, c);
+  return c;
 }
 
 void Controller::observe(CandidateId id, const EvalResult& result) {
@@ -96,7 +102,7 @@ void Controller::observe(CandidateId id, const EvalResult& result) {
   if (result.reward && !std::isfinite(*result.reward))
     throw ControllerError("observe: candidate " + std::to_string(id) + ": reward " +
                           format_value(*result.reward) + " is not finite");
-  const DecisionSeq seq = std::move(it->second);
+  const DecisionSeq seq = std::move(it->second.seq);
   pending_.erase(it);
   ++observed_;
   if (!result.ok()) ++failed_;
@@ -105,7 +111,7 @@ void Controller::observe(CandidateId id, const EvalResult& result) {
 
 std::vector<Candidate> Controller::pending() const {
   std::vector<Candidate> out;
-  for (const auto& [id, seq] : pending_) out.push_back({id, seq});
+  for (const auto& [id, c] : pending_) out.push_back(c);
   return out;
 }
 
@@ -127,9 +133,10 @@ std::vector<uint8_t> Controller::save_state() const {
   out.u64(observed_);
   out.u64(failed_);
   out.u64(pending_.size());
-  for (const auto& [id, seq] : pending_) {
+  for (const auto& [id, c] : pending_) {
     out.u64(id);
-    out.ints(seq);
+    out.ints(c.seq);
+    out.u64(c.parent.value_or(0));  // ids start at 1: 0 = no parent
   }
   ByteWriter strategy_bytes;
   save_strategy(strategy_bytes);
@@ -141,7 +148,9 @@ std::vector<uint8_t> Controller::save_state() const {
 void Controller::restore_state(std::span<const uint8_t> bytes) {
   ByteReader in(bytes);
   auto mismatch = [](const std::string& what) { throw StateError("controller state: " + what); };
-  if (in.str("format") != kStateMagic) mismatch("not a cellforge controller state");
+  const std::string format = in.str("format");
+  const bool with_parents = format == kStateMagic;
+  if (!with_parents && format != kStateMagicV1) mismatch("not a cellforge controller state");
   if (const std::string s = in.str("strategy"); s != strategy())
     mismatch("saved by strategy \"" + s + "\", this controller is \"" + std::string(strategy()) +
              "\"");
@@ -172,15 +181,22 @@ void Controller::restore_state(std::span<const uint8_t> bytes) {
   const uint64_t failed = in.u64("failed count");
   if (next_id < 1 || observed >= next_id || failed > observed)
     mismatch("inconsistent candidate counters");
-  std::map<CandidateId, DecisionSeq> pending;
+  std::map<CandidateId, Candidate> pending;
   const uint64_t npending = in.count("pending count", 16);
   for (uint64_t k = 0; k < npending; ++k) {
-    const CandidateId id = in.u64("pending id");
-    DecisionSeq seq = in.ints("pending sequence");
-    if (id < 1 || id >= next_id || !pending.emplace(id, std::move(seq)).second)
+    Candidate c;
+    c.id = in.u64("pending id");
+    c.seq = in.ints("pending sequence");
+    if (with_parents) {
+      if (const uint64_t parent = in.u64("pending parent"); parent != 0) c.parent = parent;
+    }
+    const CandidateId id = c.id;
+    if (c.parent && *c.parent >= id)
+      mismatch("pending candidate " + std::to_string(id) + ": parent is not an earlier candidate");
+    if (id < 1 || id >= next_id || !pending.emplace(id, std::move(c)).second)
       mismatch("invalid pending candidate id " + std::to_string(id));
     try {
-      space_.check(pending.at(id));
+      space_.check(pending.at(id).seq);
     } catch (const GenotypeError& e) {
       mismatch("pending candidate " + std::to_string(id) + ": " + e.what());
     }

@@ -34,6 +34,18 @@ using CandidateId = uint64_t;
 struct Candidate {
   CandidateId id = 0;
   DecisionSeq seq;
+  // The earlier candidate this one was derived from (evolution: the tournament winner it is a
+  // mutation or copy of); nullopt for a candidate drawn from scratch. A campaign stores it as the
+  // candidate's `parent`.
+  std::optional<CandidateId> parent;
+};
+
+// What a strategy's next() returns: a decision sequence and the candidate it derives from, if any.
+struct Proposal {
+  Proposal(DecisionSeq s, std::optional<CandidateId> p = std::nullopt)  // NOLINT: implicit
+      : seq(std::move(s)), parent(p) {}
+  DecisionSeq seq;
+  std::optional<CandidateId> parent;
 };
 
 // The outcome of evaluating a candidate: a reward (higher is better, finite) or a failure.
@@ -88,7 +100,8 @@ class Controller {
   virtual std::string_view strategy() const = 0;  // "random", "evolution", "rl"
   const SearchSpace& space() const { return space_; }
 
-  // The next candidate; ids are 1, 2, 3, ... in proposal order.
+  // The next candidate; ids are 1, 2, 3, ... in proposal order. Its parent, when it has one, is
+  // an earlier candidate (pending() and save/restore keep it).
   Candidate propose();
   // The result of a pending candidate. Throws ControllerError for an id that is not pending or
   // a non-finite reward; the controller is unchanged then.
@@ -109,7 +122,7 @@ class Controller {
   // space must outlive the controller.
   Controller(const SearchSpace& space, uint64_t seed);
 
-  virtual DecisionSeq next(CandidateId id) = 0;
+  virtual Proposal next(CandidateId id) = 0;
   virtual void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) = 0;
   // Options that change behaviour, as name/value pairs; saved and checked on restore.
   virtual std::vector<std::pair<std::string, double>> option_values() const = 0;
@@ -126,7 +139,7 @@ class Controller {
   CandidateId next_id_ = 1;
   uint64_t observed_ = 0;
   uint64_t failed_ = 0;
-  std::map<CandidateId, DecisionSeq> pending_;
+  std::map<CandidateId, Candidate> pending_;
 };
 
 std::vector<std::string> controller_names();  // {"random", "evolution", "rl"}

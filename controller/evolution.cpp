@@ -10,7 +10,7 @@ EvolutionController::EvolutionController(const SearchSpace& space, const Evoluti
   validate(ControllerOptions{options, {}});
 }
 
-DecisionSeq EvolutionController::next(CandidateId) {
+Proposal EvolutionController::next(CandidateId) {
   if (population_.size() < static_cast<size_t>(options_.population)) return space().sample(rng());
   const Member* parent = nullptr;
   for (int k = 0; k < options_.sample_size; ++k) {
@@ -20,7 +20,7 @@ DecisionSeq EvolutionController::next(CandidateId) {
   Mutation kind = Mutation::identity;
   if (rng().uniform01() >= options_.identity_prob)
     kind = rng().uniform_int(2) == 0 ? Mutation::hidden_state : Mutation::op;
-  return space().mutate(parent->seq, kind, rng());
+  return {space().mutate(parent->seq, kind, rng()), parent->id};
 }
 
 void EvolutionController::learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) {

@@ -24,8 +24,9 @@ class EvolutionController final : public Controller {
 
  protected:
   // Random until the population holds P members (with K workers this can be up to P + K - 1
-  // random candidates); afterwards the mutated tournament winner of the current population.
-  DecisionSeq next(CandidateId id) override;
+  // random candidates); afterwards the mutated tournament winner of the current population, with
+  // the winner as the proposal's parent.
+  Proposal next(CandidateId id) override;
   void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) override;
   std::vector<std::pair<std::string, double>> option_values() const override;
   void save_strategy(ByteWriter& out) const override;

@@ -10,11 +10,12 @@ const EvalResult* ResultCache::find(const std::string& hash) const {
 }
 
 bool ResultCache::insert(const std::string& hash, EvalResult result) {
+  if (!result.ok() && !keep_failures_) return false;
   return results_.emplace(hash, std::move(result)).second;
 }
 
 CachedEvaluator::CachedEvaluator(const SearchSpace& space, Evaluate evaluate, bool cache_failures)
-    : space_(space), evaluate_(std::move(evaluate)), cache_failures_(cache_failures) {
+    : space_(space), evaluate_(std::move(evaluate)), cache_(cache_failures) {
   if (!evaluate_) throw std::invalid_argument("CachedEvaluator: no evaluation function");
 }
 
@@ -26,7 +27,7 @@ CachedEvaluator::Outcome CachedEvaluator::evaluate(const DecisionSeq& seq) {
   }
   EvalResult result = evaluate_(seq);
   ++evaluations_;
-  if (result.ok() || cache_failures_) cache_.insert(hash, result);
+  cache_.insert(hash, result);  // failures only when the cache keeps them
   return {std::move(result), std::move(hash), false};
 }
 

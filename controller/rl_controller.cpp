@@ -32,7 +32,7 @@ RlController::RlController(const SearchSpace& space, const RlOptions& options, u
   adam_v_.assign(policy_.params().size(), 0.0f);
 }
 
-DecisionSeq RlController::next(CandidateId id) {
+Proposal RlController::next(CandidateId id) {
   DecisionSeq seq;
   pending_log_prob_[id] = policy_.sample(rng(), seq);
   return seq;

@@ -22,7 +22,7 @@ class RlController final : public Controller {
   uint64_t updates() const { return adam_step_; }  // optimiser steps taken
 
  protected:
-  DecisionSeq next(CandidateId id) override;
+  Proposal next(CandidateId id) override;
   // Queues the episode with advantage = reward - baseline (the baseline before this reward);
   // every batch_size episodes the policy takes ppo_epochs (PPO) or one (REINFORCE) Adam steps.
   void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) override;

@@ -44,4 +44,8 @@ std::string float_text(const std::vector<float>& values, const std::string& sepa
 // Python-safe module key of a layer name ("cell0.b1.left" -> "cell0__b1__left").
 std::string module_key(const std::string& layer_name);
 
+// The shortest decimal that reads back as `value` in float32, in Python/C exponent form without
+// padding ("1e-3" for 1e-3f, "2.5e0" for 2.5f).
+std::string short_float_literal(float value);
+
 }  // namespace cf

@@ -37,6 +37,22 @@ enum class LayerKind : uint8_t {
 };
 std::string_view layer_kind_name(LayerKind kind);
 
+// Number of layer kinds. Every table indexed by LayerKind (the trainer's lowerings, the exporters'
+// emitters, the tests' reference) static_asserts its size against it; fully_connected is last.
+inline constexpr int kLayerKindCount = static_cast<int>(LayerKind::fully_connected) + 1;
+
+// The epsilon of every batch-norm layer, in one place: the trainer's default
+// (ExecutorOptions::bn_epsilon) and both exports (PyTorch's BN_EPS, ONNX's epsilon) read it.
+inline constexpr float kBatchNormEpsilon = 1e-3f;
+
+// Padding after the last of `out` windows of extent `kernel_ext` (the dilated kernel), `stride`
+// apart, over `in` positions with `pad_begin` padding in front: what a floor-mode output size
+// implies at the end. Negative when the last input positions are never read. The trainer (oneDNN
+// right padding) and the ONNX export (end pads) both take it from here.
+constexpr int window_pad_end(int in, int out, int kernel_ext, int stride, int pad_begin) {
+  return (out - 1) * stride + kernel_ext - in - pad_begin;
+}
+
 struct Layer {
   LayerKind kind = LayerKind::input;
   std::vector<int> inputs;  // indices of earlier layers

@@ -1,8 +1,10 @@
 #pragma once
 // The NASNet op registry (spec section 2). One table; everything else indexes it.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -66,7 +68,29 @@ inline const OpInfo& op_info(OpId id) { return kOpTable[static_cast<int>(id)]; }
 inline std::string_view op_name(OpId id) { return op_info(id).name; }
 std::optional<OpId> op_from_name(std::string_view name);
 
-// The NASNet paper's 13 ops (all but dil_sep_conv_3x3).
-std::array<OpId, 13> nasnet_paper_ops();
+// The ids of `table` in table order, without `excluded`. The result's size comes from the table,
+// so it cannot be written past its end whatever the table holds; std::logic_error unless
+// `excluded` is in the table exactly once.
+template <size_t N>
+constexpr std::array<OpId, N - 1> ops_without(const std::array<OpInfo, N>& table, OpId excluded) {
+  std::array<OpId, N - 1> ops{};
+  size_t n = 0, found = 0;
+  for (const auto& info : table) {
+    if (info.id == excluded) {
+      ++found;
+      continue;
+    }
+    if (n == ops.size()) throw std::logic_error("ops_without: the excluded op is not in the table");
+    ops[n++] = info.id;
+  }
+  if (found != 1) throw std::logic_error("ops_without: the excluded op is in the table twice");
+  return ops;
+}
+
+// The NASNet paper's ops: all of kOpTable but dil_sep_conv_3x3 (13 of today's 14).
+constexpr std::array<OpId, kNumOps - 1> nasnet_paper_ops() {
+  return ops_without(kOpTable, OpId::dil_sep_conv_3x3);
+}
+static_assert(nasnet_paper_ops().size() == 13, "the NASNet paper's search space has 13 ops");
 
 }  // namespace cf

@@ -16,6 +16,7 @@
 
 #include "campaign_fixtures.h"
 #include "cli_helpers.h"
+#include "skip.h"
 
 using cf::test::candidate_rows;
 using cf::test::query_rows;
@@ -28,8 +29,9 @@ using cf::test::write_tiny_idx;
 #ifndef CF_MPIEXEC
 
 TEST_CASE("MPI campaigns (skipped: built without MPI)", "[campaign][mpi]") {
-  WARN("this cellforge was built without MPI, so the MPI campaign tests are skipped; install "
-       "libopenmpi-dev openmpi-bin and configure with -DCELLFORGE_MPI=ON to run them");
+  cf::test::skip(
+      "this cellforge was built without MPI; install libopenmpi-dev openmpi-bin and configure "
+      "with -DCELLFORGE_MPI=ON to run the MPI campaign tests");
 }
 
 #else

@@ -6,6 +6,7 @@
 
 #include "campaign_fixtures.h"
 #include "cli_helpers.h"
+#include "skip.h"
 
 using cf::test::run_cellforge;
 
@@ -24,7 +25,7 @@ TEST_CASE("the campaign report loads in a browser and shows its charts", "[repor
   CHECK(html.find("http://") == html.find("http://www.w3.org"));  // nothing fetched from a network
   CHECK(html.find("<script src") == std::string::npos);
   if (std::system("command -v chromium >/dev/null 2>&1") != 0) {
-    WARN("skipped the browser check: chromium not installed (Debian package chromium)");
+    cf::test::skip("the browser check: chromium not installed (Debian package chromium)");
     return;
   }
   const std::string cmd = "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking "

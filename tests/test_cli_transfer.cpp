@@ -17,6 +17,7 @@
 
 #include "campaign_fixtures.h"
 #include "cli_helpers.h"
+#include "skip.h"
 
 using cf::test::read_file;
 using cf::test::run_cellforge;
@@ -70,7 +71,7 @@ TEST_CASE("transfer training checkpoints every epoch and resumes exactly", "[tra
     CHECK(std::abs(j["accuracy"].get<double>() - expected) <= 1.0 / 256 + 1e-9);
     CHECK(std::abs(j["onnx_accuracy"].get<double>() - expected) <= 1.0 / 256 + 1e-9);
   } else {
-    WARN("skipped the exported-accuracy check: /usr/bin/python3 lacks torch, onnx or cv2");
+    cf::test::skip("the exported-accuracy check: /usr/bin/python3 lacks torch, onnx or cv2");
   }
   // Stacking options still override; weights of another network are refused by name.
   const auto wrong = run_cellforge("export " + (dir / "a").string() +

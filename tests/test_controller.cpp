@@ -267,6 +267,43 @@ TEST_CASE("rl: failures are skipped or given the failure reward") {
   }
 }
 
+TEST_CASE("evolution: a child names its parent, random candidates have none") {
+  const cf::Nb201Space space;
+  cf::EvolutionOptions options;
+  options.population = 4;
+  options.sample_size = 2;
+  options.identity_prob = 0.2;
+  cf::EvolutionController evo(space, options, 5);
+  std::map<cf::CandidateId, cf::DecisionSeq> seqs;
+  while (evo.population().size() < 4) {
+    const cf::Candidate c = evo.propose();
+    CHECK_FALSE(c.parent.has_value());  // drawn from scratch
+    seqs[c.id] = c.seq;
+    evo.observe(c.id, cf::EvalResult::success(toy_reward(c.seq)));
+  }
+  for (int step = 0; step < 30; ++step) {
+    std::set<cf::CandidateId> members;
+    for (const auto& m : evo.population()) members.insert(m.id);
+    const cf::Candidate c = evo.propose();
+    REQUIRE(c.parent.has_value());
+    CHECK(members.count(*c.parent) == 1);  // a tournament winner of the current population
+    int diff = 0;
+    for (size_t i = 0; i < c.seq.size(); ++i) diff += seqs.at(*c.parent)[i] != c.seq[i];
+    CHECK(diff <= 1);  // one mutation (or an identity copy) of that parent
+    REQUIRE(evo.pending().size() == 1);
+    CHECK(evo.pending()[0].parent == c.parent);
+    // The pending candidate's parent survives a checkpoint.
+    cf::EvolutionController restored(space, options, 99);
+    restored.restore_state(evo.save_state());
+    REQUIRE(restored.pending().size() == 1);
+    CHECK(restored.pending()[0].parent == c.parent);
+    seqs[c.id] = c.seq;
+    evo.observe(c.id, cf::EvalResult::success(toy_reward(c.seq)));
+  }
+  auto rnd = cf::make_controller("random", small_options(), space, 3);
+  for (int k = 0; k < 5; ++k) CHECK_FALSE(rnd->propose().parent.has_value());
+}
+
 TEST_CASE("state round trip: a restored controller continues identically") {
   const cf::Nb201Space nb201;
   const cf::NasnetSpace nasnet(cf::NasnetSpaceConfig{});

@@ -2,6 +2,7 @@
 // parameter count and, with cellforge's weights, gives cellforge's logits; the ONNX model passes
 // onnx.checker and OpenCV's DNN module gives the same logits.
 #include <catch2/catch.hpp>
+#include <onnx/onnx_pb.h>
 
 #include <cstdio>
 #include <fstream>
@@ -11,13 +12,15 @@
 #include "cli_helpers.h"
 #include "genotype_fixtures.h"
 #include "results/export.h"
+#include "skip.h"
 #include "trainer/executor.h"
 #include "trainer/optimizer.h"
 #include "trainer/weights.h"
 
 TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
   if (!cf::test::python_has("torch, onnx, cv2, numpy")) {
-    WARN("skipped: /usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, python3-onnx, python3-opencv)");
+    cf::test::skip("/usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, "
+                   "python3-onnx, python3-opencv)");
     return;
   }
   cf::NetworkSpec spec;
@@ -88,4 +91,51 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
       CHECK(j["opencv_max_diff"].get<double>() <= 1e-4);
     }
   }
+}
+
+TEST_CASE("BN epsilon comes from space/network.h in the trainer and both exports", "[export]") {
+  CHECK(cf::short_float_literal(1e-3f) == "1e-3");
+  CHECK(cf::short_float_literal(2.5f) == "2.5e0");
+  CHECK(cf::short_float_literal(1e-5f) == "1e-5");
+  CHECK(cf::short_float_literal(123456.f) == "1.23456e5");
+  CHECK(cf::ExecutorOptions{}.bn_epsilon == cf::kBatchNormEpsilon);
+
+  cf::NetworkSpec spec;
+  spec.cells_per_stack = 1;
+  spec.filters = 4;
+  spec.stem_multiplier = 1;
+  spec.input = {1, 8, 8};
+  spec.classes = 3;
+  const cf::Network net = cf::build_network(*cf::builtin_genotype("nasnet_a"), spec);
+  const std::string py = cf::pytorch_module_source(net, "Net", "epsilon");
+  CHECK(py.find("\nBN_EPS = " + cf::short_float_literal(cf::kBatchNormEpsilon) + "\n") !=
+        std::string::npos);
+  CHECK(py.find("eps=BN_EPS") != std::string::npos);
+
+  cf::ExecutorOptions eo;
+  eo.batch = 2;
+  cf::Executor ex(net, eo);
+  cf::Rng rng(3);
+  ex.init_params(rng);
+  cf::TensorMap tensors;
+  for (const auto& p : ex.params()) tensors[p.name] = ex.read_param(p);
+  for (const auto& s : ex.bn_stats()) {
+    tensors[s.name + ".running_mean"] = s.running_mean;
+    tensors[s.name + ".running_var"] = s.running_var;
+  }
+  cf::test::TempDir dir;
+  cf::write_onnx(net, tensors, "epsilon", dir / "net.onnx");
+  onnx::ModelProto model;
+  REQUIRE(model.ParseFromString(cf::test::read_file(dir / "net.onnx")));
+  int bn_layers = 0, bn_nodes = 0;
+  for (const auto& l : net.layers) bn_layers += l.kind == cf::LayerKind::batch_norm && !l.aux;
+  for (const auto& node : model.graph().node()) {
+    if (node.op_type() != "BatchNormalization") continue;
+    ++bn_nodes;
+    REQUIRE(node.attribute_size() == 1);
+    CHECK(node.attribute(0).name() == "epsilon");
+    CHECK(node.attribute(0).f() == cf::kBatchNormEpsilon);
+  }
+  CHECK(bn_nodes == bn_layers);
+  CHECK(bn_nodes > 0);
 }

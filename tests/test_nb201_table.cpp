@@ -378,3 +378,34 @@ TEST_CASE("cached evaluator reuses results by canonical hash") {
   CHECK(cached.evaluate({4, 4, 4, 4, 4, 4}).cached);
   CHECK_THROWS_AS(cf::CachedEvaluator(space, nullptr), std::invalid_argument);
 }
+
+TEST_CASE("failed and crashed results are not reused, however they reach the cache") {
+  const cf::Nb201Space space;
+  int calls = 0;
+  cf::CachedEvaluator cached(
+      space,
+      [&](const cf::DecisionSeq&) {
+        ++calls;
+        return cf::EvalResult::success(0.7);
+      },
+      /*cache_failures=*/false);
+  // A resumed campaign pre-fills the cache from its store, failures included: they must not
+  // answer for a later duplicate (a crash or an out-of-memory kill may not happen again).
+  const std::string failed = space.canonical_hash({1, 1, 1, 1, 1, 1});
+  const std::string crashed = space.canonical_hash({2, 2, 2, 2, 2, 2});
+  CHECK_FALSE(cached.cache().insert(failed, cf::EvalResult::failure("failed: diverged")));
+  CHECK_FALSE(cached.cache().insert(
+      crashed, cf::EvalResult::failure("crashed: worker killed by signal 9")));
+  CHECK(cached.cache().find(failed) == nullptr);
+  CHECK(cached.cache().size() == 0);
+  const auto again = cached.evaluate({2, 2, 2, 2, 2, 2});
+  CHECK_FALSE(again.cached);
+  CHECK(again.result.ok());
+  CHECK(calls == 1);
+  // A cache made to keep failures (a deterministic table) keeps them.
+  cf::ResultCache keeping(/*keep_failures=*/true);
+  CHECK(keeping.insert(failed, cf::EvalResult::failure("no row")));
+  REQUIRE(keeping.find(failed) != nullptr);
+  CHECK(keeping.find(failed)->failure_reason == "no row");
+}
+

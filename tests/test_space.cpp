@@ -2,6 +2,10 @@
 // sequences, stacking and counting.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -54,6 +58,29 @@ TEST_CASE("op table names are exact and unique", "[space][ops]") {
   CHECK_FALSE(cf::op_from_name("sep_conv_9x9"));
   const auto paper = cf::nasnet_paper_ops();
   CHECK(std::find(paper.begin(), paper.end(), cf::OpId::dil_sep_conv_3x3) == paper.end());
+}
+
+TEST_CASE("nasnet_paper_ops is sized by the op table: a 15th op cannot overflow it",
+          "[space][ops]") {
+  static_assert(cf::nasnet_paper_ops().size() == cf::kNumOps - 1);
+  const auto paper = cf::nasnet_paper_ops();
+  for (size_t i = 0, k = 0; i < cf::kOpTable.size(); ++i) {
+    if (cf::kOpTable[i].id == cf::OpId::dil_sep_conv_3x3) continue;
+    CHECK(paper[k++] == cf::kOpTable[i].id);
+  }
+  // A table with a 15th op (what adding an op to kOpTable does): every op but the excluded one,
+  // in table order, and nothing written past the end (the old fixed array of 13 was).
+  std::array<cf::OpInfo, cf::kNumOps + 1> fifteen{};
+  std::copy(cf::kOpTable.begin(), cf::kOpTable.end(), fifteen.begin());
+  fifteen.back() = {static_cast<cf::OpId>(cf::kNumOps), "new_op", cf::OpFamily::conv, 3, 1};
+  const auto without = cf::ops_without(fifteen, cf::OpId::dil_sep_conv_3x3);
+  REQUIRE(without.size() == 14);
+  CHECK(std::find(without.begin(), without.end(), cf::OpId::dil_sep_conv_3x3) == without.end());
+  CHECK(without.back() == static_cast<cf::OpId>(cf::kNumOps));
+  // An excluded op that is missing or repeated is an error, not an overflow.
+  fifteen[6] = fifteen[5];  // dil_sep_conv_3x3 gone
+  CHECK_THROWS_AS(cf::ops_without(fifteen, cf::OpId::dil_sep_conv_3x3), std::logic_error);
+  CHECK_THROWS_AS(cf::ops_without(fifteen, cf::OpId::dil_conv_3x3), std::logic_error);
 }
 
 TEST_CASE("built-in genotypes match the spec tables", "[space][genotype]") {

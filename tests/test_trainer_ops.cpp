@@ -64,7 +64,7 @@ struct Harness {
 };
 
 void check_forward(Harness& h) {
-  cf::test::ReferenceNet ref{h.net, h.batch, 1e-3, true, {}};
+  cf::test::ReferenceNet ref{h.net, h.batch, cf::kBatchNormEpsilon, true, {}};
   const auto outs = ref.forward(h.param_map(), std::vector<double>(h.input.begin(), h.input.end()));
   for (int layer : {h.net.logits, h.net.aux_logits}) {
     if (layer < 0) continue;
@@ -94,7 +94,7 @@ void check_forward(Harness& h) {
 }
 
 void check_gradients(Harness& h, int samples, uint64_t seed) {
-  cf::test::ReferenceNet ref{h.net, h.batch, 1e-3, true, {}};
+  cf::test::ReferenceNet ref{h.net, h.batch, cf::kBatchNormEpsilon, true, {}};
   auto params = h.param_map();
   const std::vector<double> input(h.input.begin(), h.input.end());
   const std::vector<int> labels(h.labels.begin(), h.labels.end());

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli_helpers.h"
+#include "skip.h"
 #include "trainer/train.h"
 #include "trainer/weights.h"
 
@@ -162,7 +163,7 @@ TEST_CASE("the synthetic task is learned and weights round-trip through a file",
 TEST_CASE("a short Fashion-MNIST run rises far above chance", "[trainer][fashion-mnist]") {
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir)) {
-    WARN("skipped: " << dir << " not installed (Debian package dataset-fashion-mnist)");
+    cf::test::skip(dir.string() + " not installed (Debian package dataset-fashion-mnist)");
     return;
   }
   cf::DataOptions dopts;

@@ -419,6 +419,8 @@ DataSplits load_dataset(const DataOptions& options) {
                                    ? detect_dataset_format(options.dir)
                                    : options.format;
   data.name = dataset_name(options.dir, format);
+  data.format = format;
+  data.horizontal_flip = options.horizontal_flip.value_or(default_horizontal_flip(format));
 
   ImageSet all;
   fs::path train_source;  // named in option errors
@@ -483,11 +485,24 @@ DataSplits load_dataset(const DataOptions& options) {
   return data;
 }
 
+bool default_horizontal_flip(DatasetFormat format) {
+  switch (format) {
+    case DatasetFormat::idx:
+    case DatasetFormat::cifar10:
+    case DatasetFormat::cifar100:
+      return true;
+    case DatasetFormat::automatic:
+      break;
+  }
+  throw std::invalid_argument("default_horizontal_flip: the format must be known");
+}
+
 Augmentation default_augmentation(const DataSplits& data) {
   Augmentation augmentation;
-  const bool cifar = data.name == "cifar10" || data.name == "cifar100";
+  const bool cifar =
+      data.format == DatasetFormat::cifar10 || data.format == DatasetFormat::cifar100;
   augmentation.crop_padding = cifar ? 4 : 2;
-  augmentation.horizontal_flip = data.name != "mnist";  // a mirrored digit is another symbol
+  augmentation.horizontal_flip = data.horizontal_flip;
   return augmentation;
 }
 

@@ -45,12 +45,22 @@ struct DataOptions {
   int valid_images = 5000;
   bool load_test = false;
   uint64_t seed = 0;  // seeds the validation split
+  // Random horizontal flips in training: nullopt = the format's default (default_horizontal_flip);
+  // set it to say otherwise, e.g. false for digits or text, where a mirror image is another symbol.
+  std::optional<bool> horizontal_flip;
 };
+
+// The flip default of a dataset format: on for IDX, CIFAR-10 and CIFAR-100 (Fashion-MNIST and
+// CIFAR images mean the same mirrored). Never decided by a directory's name: IDX digits (MNIST)
+// need DataOptions::horizontal_flip = false.
+bool default_horizontal_flip(DatasetFormat format);
 
 struct DataSplits {
   ImageSet train, valid, test;      // test is empty unless DataOptions::load_test
   std::vector<float> mean, stddev;  // per channel, in [0,1] pixel units, from the train split only
   std::string name;                 // for display: "fashion-mnist", "mnist", "cifar10", "cifar100"
+  DatasetFormat format = DatasetFormat::idx;  // the format read (never automatic)
+  bool horizontal_flip = true;  // DataOptions::horizontal_flip, or the format's default
 };
 
 // Reads the dataset in options.dir and splits its training files: a Fisher-Yates permutation
@@ -81,8 +91,9 @@ struct Augmentation {
   int cutout = 0;  // side of the zeroed square, 0 = off
 };
 
-// The usual training augmentation for a loaded dataset: padded crop (4 for CIFAR, 2 otherwise),
-// horizontal flip except for digits (mnist), no cutout.
+// The usual training augmentation for a loaded dataset: padded crop (4 for the CIFAR formats, 2
+// otherwise), horizontal flip as data.horizontal_flip says (the caller's DataOptions choice or the
+// format's default), no cutout.
 Augmentation default_augmentation(const DataSplits& data);
 
 // Fills a float NCHW batch with the images set[indices[0..batch)]: normalised

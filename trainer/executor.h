@@ -39,7 +39,7 @@ struct BnStats {
 
 struct ExecutorOptions {
   int batch = 64;
-  float bn_epsilon = 1e-3f;
+  float bn_epsilon = kBatchNormEpsilon;  // space/network.h: the exports use the same value
   float bn_momentum = 0.1f;  // running = (1 - m) * running + m * batch statistic
   bool profile = false;      // time every step by layer kind (adds a little overhead)
   // Compile drop-path layers; when false they become pass-through aliases (no copies), for

@@ -15,16 +15,13 @@
 
 namespace cf::detail {
 
-// space/network.h has no count of layer kinds; fully_connected is the last one.
-constexpr int kLayerKindCount = static_cast<int>(LayerKind::fully_connected) + 1;
-
 inline memory::dims nchw_dims(int batch, const Shape& s) {
   return {batch, s.c, s.h, s.w};
 }
 
 // Padding after the last window so that `out` windows of extent `kernel_ext` cover `in`.
 inline int pad_end(int in, int out, int kernel_ext, int stride, int pad_begin) {
-  return (out - 1) * stride + kernel_ext - in - pad_begin;
+  return window_pad_end(in, out, kernel_ext, stride, pad_begin);
 }
 
 // Memories of a parameter that LowerContext::make_param created (and registered).
