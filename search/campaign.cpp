@@ -159,6 +159,7 @@ class CampaignRun {
     r.id = static_cast<int64_t>(c.id);
     r.hash = space_->canonical_hash(c.seq);
     r.genotype = space_->to_json(c.seq).dump();
+    if (c.parent) r.parent = static_cast<int64_t>(*c.parent);
     r.status = CandidateStatus::pending;
     r.proposed_at = utc_now();
     return r;

@@ -76,6 +76,11 @@ TEST_CASE("engine: a finished campaign reports every candidate and its outcome",
   CHECK(*result.best->accuracy > 0.5);
   CHECK(candidate_rows(dir / "run").size() == 30);
   CHECK(messages.front().rfind("info campaign", 0) == 0);
+  // Evolution's children record the candidate they were mutated from (an earlier one).
+  const auto parents = query_rows(dir / "run", "SELECT count(*), sum(parent < id) FROM candidates WHERE parent IS NOT NULL");
+  REQUIRE(parents.size() == 1);
+  CHECK(parents[0].substr(0, parents[0].find('|')) != "0");
+  CHECK(parents[0].substr(0, parents[0].find('|')) == parents[0].substr(parents[0].find('|') + 1));
   // Every reused result is a successful one, of the same architecture.
   for (const auto& row :
        query_rows(dir / "run",

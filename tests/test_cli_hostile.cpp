@@ -9,6 +9,7 @@
 
 #include "campaign_fixtures.h"
 #include "cli_helpers.h"
+#include "skip.h"
 #include "space/genotype.h"
 
 using cf::test::candidate_rows;
@@ -298,7 +299,8 @@ TEST_CASE("a read-only run directory can be inspected: status, top, report, expo
   const std::string run = (dir / "run").string();
   if (run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && ! touch " + run + "/x'").exit_code !=
       0) {
-    CF_SKIP("this machine cannot make a read-only bind mount (unshare -rm)");
+    cf::test::skip("this machine cannot make a read-only bind mount (unshare -rm)");
+    return;
   }
   const std::string bin = CF_BINARY;
   const auto r = run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && " + bin + " status " +
