@@ -101,16 +101,29 @@ void check_gradients(Harness& h, int samples, uint64_t seed) {
   cf::test::GradientCheckOptions opts;
   opts.samples = samples;
   cf::Rng rng(seed);
-  int checked = 0;
+  // Every trainable value of the network is in a checked tensor: the checked tensors' sizes add up
+  // to space/'s parameter count of the network, and every layer with parameters (conv, batch
+  // norm, fully connected) has its tensors checked.
+  int64_t checked_values = 0;
+  std::set<int> checked_layers;
   for (const auto& p : h.ex.params()) {
     auto& x = params[p.name];
     const auto analytic = h.ex.read_grad(p);
+    REQUIRE(analytic.size() == x.size());
     auto failures = cf::test::check_gradient([&] { return ref.loss(params, input, labels); }, x,
                                              analytic, p.name, opts, rng);
     for (const auto& f : failures) FAIL_CHECK(f);
-    ++checked;
+    checked_values += static_cast<int64_t>(x.size());
+    checked_layers.insert(p.layer);
   }
-  CHECK(checked == static_cast<int>(h.ex.params().size()));
+  CHECK(checked_values == h.net.params());
+  for (int i = 0; i < static_cast<int>(h.net.layers.size()); ++i) {
+    const cf::LayerKind kind = h.net.layers[i].kind;
+    const bool has_params = kind == cf::LayerKind::conv || kind == cf::LayerKind::batch_norm ||
+                            kind == cf::LayerKind::fully_connected;
+    INFO("layer " << h.net.layers[i].name);
+    CHECK(checked_layers.count(i) == (has_params ? 1u : 0u));
+  }
 }
 
 }  // namespace
