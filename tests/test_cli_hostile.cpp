@@ -244,8 +244,9 @@ TEST_CASE("stats, show and draw: huge, deep, endless and self-overwriting input"
 TEST_CASE("train: flags out of range, --from a non-run, --out without --config exports back",
           "[cli][hostile][train]") {
   TempDir dir;
-  for (const char* flag : {"--weight-decay -5", "--clip-norm -1", "--warmup-epochs -1",
-                           "--cutout 100000", "--memory-limit-gb inf", "--memory-limit-gb nan"}) {
+  for (const char* flag :
+       {"--weight-decay -5", "--clip-norm -1", "--warmup-epochs -1", "--cutout 100000",
+        "--memory-limit-gb inf", "--memory-limit-gb nan", "--flip maybe"}) {
     INFO(flag);
     const auto r = run_cellforge(std::string("train --arch nasnet_a ") + flag);
     CHECK(r.exit_code == 2);
@@ -272,7 +273,8 @@ TEST_CASE("train: flags out of range, --from a non-run, --out without --config e
       CHECK(read_file(dir / "e" / f).find("INPUT_MEAN = [") != std::string::npos);
 }
 
-TEST_CASE("a failed result is never reused for a duplicate: the duplicate is trained", "[cli][hostile][campaign]") {
+TEST_CASE("a failed result is never reused for a duplicate: the duplicate is trained",
+          "[cli][hostile][campaign]") {
   TempDir dir;
   write_tiny_idx(dir / "data", 256);
   // A space of a handful of architectures (one op, one block) sampled at random: duplicates are
@@ -292,21 +294,24 @@ TEST_CASE("a failed result is never reused for a duplicate: the duplicate is tra
         std::vector<std::string>{"0"});
 }
 
-TEST_CASE("a read-only run directory can be inspected: status, top, report, export, check", "[cli][hostile][store]") {
+TEST_CASE("a read-only run directory can be inspected: status, top, report, export, check",
+          "[cli][hostile][store]") {
   TempDir dir;
   finished_campaign(dir, 2);
   // A read-only bind mount in a private user and mount namespace (root would ignore chmod).
   const std::string run = (dir / "run").string();
-  if (run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && ! touch " + run + "/x'").exit_code !=
-      0) {
+  if (run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && ! touch " +
+                  run + "/x'")
+          .exit_code != 0) {
     cf::test::skip("this machine cannot make a read-only bind mount (unshare -rm)");
     return;
   }
   const std::string bin = CF_BINARY;
-  const auto r = run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && " + bin + " status " +
-                             run + " && " + bin + " top " + run + " && " + bin + " report " + run + " -o " +
-                             (dir / "r.html").string() + " && " + bin + " export " + run + " --format json -o " +
-                             (dir / "e").string() + " && " + bin + " check " + run + "'");
+  const auto r = run_command("unshare -rm sh -c 'mount --bind -o ro " + run + " " + run + " && " +
+                             bin + " status " + run + " && " + bin + " top " + run + " && " + bin +
+                             " report " + run + " -o " + (dir / "r.html").string() + " && " + bin +
+                             " export " + run + " --format json -o " + (dir / "e").string() +
+                             " && " + bin + " check " + run + "'");
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("consistent") != std::string::npos);

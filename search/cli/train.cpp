@@ -59,7 +59,7 @@ struct TrainFlags {
   double memory_limit_gib = 16;
   bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false,
        help_config = false;
-  std::string from, config_file, out_dir;
+  std::string from, config_file, out_dir, flip = "auto";
   std::vector<std::string> sets;
   int rank = 1;
 };
@@ -100,6 +100,8 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
       "cutout", po::value(&f.opts.cutout)->default_value(f.opts.cutout),
       "cutout square side (0: off)")("no-augment", po::bool_switch(&f.no_augment),
                                      "no crop or flip")(
+      "flip", po::value(&f.flip)->default_value(f.flip),
+      "random horizontal flips: auto (the format's default) | true | false (digits)")(
       "train-images", po::value(&f.train_images)->default_value(f.train_images),
       "training images (0: all)")("valid-images",
                                   po::value(&f.valid_images)->default_value(f.valid_images),
@@ -164,6 +166,7 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
       {"train.drop_path", num(f.opts.drop_path), "--drop-path"},
       {"train.cutout", std::to_string(f.opts.cutout), "--cutout"},
       {"train.augment", f.no_augment ? "false" : "true", "--no-augment"},
+      {"data.horizontal_flip", f.flip, "--flip"},
       {"train.threads", std::to_string(f.opts.threads), "--threads"},
       {"train.seed", std::to_string(f.opts.seed), "--seed"},
       {"train.memory_limit_gb", num(f.memory_limit_gib), "--memory-limit-gb"},
@@ -213,11 +216,13 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
   if (f.rank < 1) throw UsageError("--rank must be at least 1", usage);
   if (!f.config_file.empty()) {
     // A training config owns the schedule; command-line training flags would silently disagree.
-    for (const char* flag : {"epochs",          "batch",        "lr",           "min-lr",
-                             "warmup-epochs",   "momentum",     "weight-decay", "clip-norm",
-                             "label-smoothing", "drop-path",    "dropout",      "cutout",
-                             "train-images",    "valid-images", "data-dir",     "format",
-                             "cells-per-stack", "filters",      "stem",         "stem-multiplier"})
+    for (const char* flag : {"epochs",       "batch",           "lr",
+                             "min-lr",       "warmup-epochs",   "momentum",
+                             "weight-decay", "clip-norm",       "label-smoothing",
+                             "drop-path",    "dropout",         "cutout",
+                             "train-images", "valid-images",    "data-dir",
+                             "format",       "cells-per-stack", "filters",
+                             "stem",         "stem-multiplier", "flip"})
       if (vm.count(flag) && !vm[flag].defaulted())
         throw UsageError(std::string("--") + flag + " cannot be combined with --config; use --set",
                          usage);
