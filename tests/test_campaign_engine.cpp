@@ -90,7 +90,7 @@ TEST_CASE("engine: a finished campaign reports every candidate and its outcome",
 }
 
 TEST_CASE(
-    "engine: stop_requested stops with everything stored; resume ends as an uninterrupted run",
+    "engine: stop_requested stops with everything stored, resume ends as an uninterrupted run",
     "[engine]") {
   TempDir whole, parts;
   const cf::CampaignConfig config_whole =
@@ -116,7 +116,7 @@ TEST_CASE(
         std::vector<std::string>{"1"});
 }
 
-TEST_CASE("engine: failures are never reused; all failed is an outcome", "[engine]") {
+TEST_CASE("engine: failures are never reused, all failed is an outcome", "[engine]") {
   TempDir half;
   // Half the architectures missing from the table: their candidates fail ("not in the table").
   const cf::CampaignConfig config =

@@ -195,7 +195,7 @@ TEST_CASE("a crashing worker fails only its candidate", "[campaign][workers]") {
   CHECK(failed == 1);
 }
 
-TEST_CASE("top lists the best candidates; duplicates reuse stored results", "[campaign][top]") {
+TEST_CASE("top lists the best candidates, duplicates reuse stored results", "[campaign][top]") {
   TempDir dir;
   // A full synthetic NAS-Bench-201 table: accuracy rises with the number of nor_conv_3x3 edges.
   std::string csv =
@@ -267,7 +267,7 @@ TEST_CASE("docs/config.md documents every config key", "[campaign][config]") {
   CHECK(rows > 30);
 }
 
-TEST_CASE("Ctrl-C stops a campaign cleanly after saving; resume finishes it", "[campaign][resume]") {
+TEST_CASE("Ctrl-C stops a campaign cleanly after saving, resume finishes it", "[campaign][resume]") {
   TempDir dir;
   write_tiny_idx(dir / "data", 256);
   // The interrupt comes once the first candidate is stored (read from the database): 11

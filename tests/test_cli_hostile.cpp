@@ -189,7 +189,7 @@ TEST_CASE("a campaign name with '#' and a newline survives the frozen config and
   CHECK(candidate_rows(dir / "run").size() == 2);
 }
 
-TEST_CASE("status reads without taking the run lock; a held lock shows as running",
+TEST_CASE("status reads without taking the run lock, a held lock shows as running",
           "[cli][hostile][lock]") {
   TempDir dir;
   finished_campaign(dir, 1);

@@ -80,7 +80,7 @@ TEST_CASE("lstm policy gradient matches central finite differences in double") {
   }
 }
 
-TEST_CASE("lstm policy: float and double gradients agree; backward needs a forward") {
+TEST_CASE("lstm policy: float and double gradients agree, backward needs a forward") {
   const std::vector<int> cards{4, 3, 5, 2};
   cf::LstmPolicy<double> exact(cards, 12);
   cf::LstmPolicy<float> fast(cards, 12);

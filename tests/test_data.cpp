@@ -226,7 +226,7 @@ TEST_CASE("IDX files parse exactly, plain and gzip", "[data][idx]") {
   }
 }
 
-TEST_CASE("gzip and plain IDX files mix; test files are read only on request", "[data][idx]") {
+TEST_CASE("gzip and plain IDX files mix, test files are read only on request", "[data][idx]") {
   TempDir dir;
   write_file(dir / "train-images-idx3-ubyte.gz", idx_images(3, 2, 2), true);
   write_file(dir / "train-labels-idx1-ubyte", idx_labels(3), false);
