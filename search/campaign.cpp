@@ -35,12 +35,16 @@ std::unique_ptr<SearchSpace> make_space(const CampaignConfig& c) {
   return std::make_unique<NasnetSpace>(sc);
 }
 
+}  // namespace
+
 std::string format_duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
   char buf[32];
   std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
   return buf;
 }
+
+namespace {
 
 // One run of the engine over a run directory; each step is a method.
 class CampaignRun {

@@ -64,6 +64,9 @@ CampaignResult run_campaign(const CampaignConfig& config, const CampaignRunOptio
 CampaignConfig load_run_config(const std::filesystem::path& run_dir,
                                const std::vector<std::string>& overrides);
 
+// "H:MM:SS" of a duration (status, ETA).
+std::string format_duration(double seconds);
+
 // Human summary of a run directory (running or not).
 std::string campaign_status_text(const std::filesystem::path& run_dir);
 

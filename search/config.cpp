@@ -576,9 +576,7 @@ CampaignConfig load_config(const std::filesystem::path& file,
   if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
   if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
   // Proxy settings that campaigns do not expose keep their proxy values.
-  config.proxy = train_config_from_settings({});
-  for (const SettingDef& s : kSettings)
-    if (!s.proxy_key) s.apply(config.proxy, s.proxy_default);
+  for (const SettingDef& s : kSettings) s.apply(config.proxy, s.proxy_default);  // exposed ones: set below
   apply_all(campaign_keys(), v, &config, &config.proxy);
   const std::string fname = file.string();
   check_campaign(config, [&](const std::string& key) {

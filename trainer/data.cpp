@@ -36,13 +36,6 @@ class GzReader {
     if (!fs::exists(path, ec)) fail(path, "file not found");
     if (!fs::is_regular_file(path, ec)) fail(path, "not a regular file");
     file_size_ = fs::file_size(path, ec);
-    {
-      std::ifstream probe(path, std::ios::binary);
-      char magic[2] = {0, 0};
-      probe.read(magic, 2);
-      gzip_ = probe.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
-              static_cast<unsigned char>(magic[1]) == 0x8b;
-    }
     file_ = gzopen(path.c_str(), "rb");
     if (!file_) fail(path, std::string("cannot open: ") + std::strerror(errno));
     gzbuffer(file_, 1 << 18);  // fewer, larger reads: inflating Fashion-MNIST is the load time
@@ -68,7 +61,8 @@ class GzReader {
   // The most bytes the file can yield: its size when plain; for gzip, deflate's largest
   // expansion (1032:1) of its size. A header declaring more is corrupt, and is refused before
   // anything is allocated.
-  uint64_t max_content_bytes() const { return gzip_ ? file_size_ * 1032 + 1024 : file_size_; }
+  // (Valid after the first read: zlib knows by then whether the file is gzip or plain.)
+  uint64_t max_content_bytes() const { return gzdirect(file_) ? file_size_ : file_size_ * 1032 + 1024; }
 
   // Reads what is left, but never more than `limit` bytes: memory grows with the data actually
   // read (never with what a header claims), so a gzip bomb or a lying header costs at most
@@ -113,7 +107,6 @@ class GzReader {
   fs::path path_;
   gzFile file_ = nullptr;
   uint64_t file_size_ = 0;
-  bool gzip_ = false;
 };
 
 uint32_t big_endian32(const uint8_t* bytes) {
@@ -332,10 +325,7 @@ ImageSet read_cifar(const std::vector<fs::path>& files, bool cifar100) {
   set.shape = {3, 32, 32};
   set.classes = fine_classes;
   for (const fs::path& file : files) {
-    std::error_code ec;
-    const auto file_size = fs::file_size(file, ec);
     GzReader reader(file);  // reports a missing file
-    (void)file_size;
     const std::vector<uint8_t> bytes = reader.read_rest(kMaxCifarFileBytes + 1);
     if (bytes.empty()) fail(file, "empty file, no images");
     if (bytes.size() > kMaxCifarFileBytes)

@@ -65,13 +65,6 @@ bool shows_live_progress() {
   return isatty(fileno(stdout)) && mpi_worker_ranks() == 0;
 }
 
-std::string format_duration(double seconds) {
-  const long s = std::lround(std::max(0.0, seconds));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 std::string progress_line(const CampaignCallbacks::Progress& p) {
   std::string line = "candidates " + std::to_string(p.observed) + "/" + std::to_string(p.budget);
   char buf[128];
