@@ -1,9 +1,11 @@
 #include "controller/controller.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "controller/evolution.h"
 #include "controller/rl_controller.h"
@@ -12,8 +14,10 @@ namespace cf {
 
 namespace {
 
-// v2 adds each pending candidate's parent; v1 states (no parents) still restore.
-constexpr std::string_view kStateMagic = "cellforge.controller.v2";
+// v3 adds the zero-cost warm-up (queue, scoring count); v2 each pending candidate's parent. v2
+// and v1 states still restore.
+constexpr std::string_view kStateMagic = "cellforge.controller.v3";
+constexpr std::string_view kStateMagicV2 = "cellforge.controller.v2";
 constexpr std::string_view kStateMagicV1 = "cellforge.controller.v1";
 
 std::string format_value(double v) {
@@ -25,7 +29,8 @@ std::string format_value(double v) {
 // Uniform sampling: every decision independently uniform.
 class RandomController final : public Controller {
  public:
-  RandomController(const SearchSpace& space, uint64_t seed) : Controller(space, seed) {}
+  RandomController(const SearchSpace& space, uint64_t seed, const GuideOptions& guide)
+      : Controller(space, seed, guide) {}
   std::string_view strategy() const override { return "random"; }
 
  protected:
@@ -76,13 +81,53 @@ void validate(const ControllerOptions& options) {
           rl.grad_clip);
   if (rl.failure_reward)
     require(std::isfinite(*rl.failure_reward), "rl.failure_reward", "finite", *rl.failure_reward);
+  const auto& guide = options.guide;
+  require(guide.warmup >= 0 && guide.warmup <= 10'000'000, "guide.warmup", "in [0, 10000000]",
+          guide.warmup);
+  require(guide.proposal >= 0 && guide.proposal <= 100'000, "guide.proposal",
+          "in [0, 100000] (0 or 1: off)", guide.proposal);
 }
 
-Controller::Controller(const SearchSpace& space, uint64_t seed) : space_(space), rng_(seed) {}
+Controller::Controller(const SearchSpace& space, uint64_t seed, const GuideOptions& guide)
+    : space_(space), rng_(seed), guide_(guide) {}
+
+double Controller::score(const DecisionSeq& seq) {
+  if (!scorer_)
+    throw ControllerError("zero-cost guidance (guide.warmup / guide.proposal) needs a scorer");
+  ++scored_;
+  return scorer_(seq);
+}
+
+// W distinct random architectures, scored; the best warmup_take() of them, best first (NaN
+// scores last, ties in draw order).
+void Controller::prepare_warmup() {
+  warmup_prepared_ = true;
+  std::vector<std::pair<double, DecisionSeq>> scored;
+  std::set<std::string> seen;
+  const int64_t attempts = 20 * int64_t{guide_.warmup} + 1000;  // a small space runs out
+  for (int64_t k = 0; k < attempts && static_cast<int>(scored.size()) < guide_.warmup; ++k) {
+    DecisionSeq seq = space_.sample(rng_);
+    if (!seen.insert(space_.canonical_hash(seq)).second) continue;
+    const double v = score(seq);
+    scored.emplace_back(std::isnan(v) ? -HUGE_VAL : v, std::move(seq));
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  const size_t take = std::min(scored.size(), static_cast<size_t>(std::max(0, warmup_take())));
+  for (size_t k = 0; k < take; ++k) warmup_queue_.push_back(std::move(scored[k].second));
+}
 
 Candidate Controller::propose() {
   const CandidateId id = next_id_;
-  Proposal p = next(id);
+  if (guide_.warmup > 0 && !warmup_prepared_) prepare_warmup();
+  Proposal p = DecisionSeq{};
+  if (!warmup_queue_.empty()) {
+    p = Proposal(std::move(warmup_queue_.front()));
+    warmup_queue_.pop_front();
+    adopt(id, p.seq);
+  } else {
+    p = next(id);
+  }
   space_.check(p.seq);  // a strategy bug must not reach the evaluator
   if (p.parent && (*p.parent < 1 || *p.parent >= id))
     throw ControllerError("propose: parent " + std::to_string(*p.parent) + " of candidate " +
@@ -122,7 +167,7 @@ std::vector<uint8_t> Controller::save_state() const {
   out.str(space_.name());
   out.u64(space_.decisions().size());
   for (const auto& d : space_.decisions()) out.i64(d.cardinality);
-  const auto options = option_values();
+  const auto options = all_option_values();
   out.u64(options.size());
   for (const auto& [name, value] : options) {
     out.str(name);
@@ -138,6 +183,10 @@ std::vector<uint8_t> Controller::save_state() const {
     out.ints(c.seq);
     out.u64(c.parent.value_or(0));  // ids start at 1: 0 = no parent
   }
+  out.u64(warmup_prepared_ ? 1 : 0);
+  out.u64(scored_);
+  out.u64(warmup_queue_.size());
+  for (const auto& seq : warmup_queue_) out.ints(seq);
   ByteWriter strategy_bytes;
   save_strategy(strategy_bytes);
   const auto& inner = strategy_bytes.bytes();
@@ -149,7 +198,8 @@ void Controller::restore_state(std::span<const uint8_t> bytes) {
   ByteReader in(bytes);
   auto mismatch = [](const std::string& what) { throw StateError("controller state: " + what); };
   const std::string format = in.str("format");
-  const bool with_parents = format == kStateMagic;
+  const bool with_guide = format == kStateMagic;
+  const bool with_parents = with_guide || format == kStateMagicV2;
   if (!with_parents && format != kStateMagicV1) mismatch("not a cellforge controller state");
   if (const std::string s = in.str("strategy"); s != strategy())
     mismatch("saved by strategy \"" + s + "\", this controller is \"" + std::string(strategy()) +
@@ -163,7 +213,7 @@ void Controller::restore_state(std::span<const uint8_t> bytes) {
   for (const auto& d : decisions)
     if (in.i64("decision cardinality") != d.cardinality)
       mismatch("saved for a space with another cardinality at " + d.label);
-  const auto options = option_values();
+  const auto options = all_option_values();
   if (in.count("option count", 16) != options.size()) mismatch("saved with another set of options");
   for (const auto& [name, value] : options) {
     const std::string saved_name = in.str("option name");
@@ -202,6 +252,22 @@ void Controller::restore_state(std::span<const uint8_t> bytes) {
     }
   }
   if (observed + npending != next_id - 1) mismatch("inconsistent candidate counters");
+  bool warmup_prepared = false;
+  uint64_t scored = 0;
+  std::deque<DecisionSeq> warmup_queue;
+  if (with_guide) {
+    warmup_prepared = in.u64("warm-up flag") != 0;
+    scored = in.u64("scored count");
+    const uint64_t queued = in.count("warm-up queue", 8);
+    for (uint64_t k = 0; k < queued; ++k) {
+      warmup_queue.push_back(in.ints("warm-up sequence"));
+      try {
+        space_.check(warmup_queue.back());
+      } catch (const GenotypeError& e) {
+        mismatch("warm-up candidate " + std::to_string(k) + ": " + e.what());
+      }
+    }
+  }
   const std::string inner = in.str("strategy state");
   in.expect_end();
   ByteReader strategy_in(
@@ -212,6 +278,16 @@ void Controller::restore_state(std::span<const uint8_t> bytes) {
   observed_ = observed;
   failed_ = failed;
   pending_ = std::move(pending);
+  warmup_prepared_ = warmup_prepared;
+  scored_ = scored;
+  warmup_queue_ = std::move(warmup_queue);
+}
+
+std::vector<std::pair<std::string, double>> Controller::all_option_values() const {
+  auto options = option_values();
+  if (guide_.warmup > 0) options.emplace_back("guide.warmup", guide_.warmup);
+  if (guide_.proposal >= 2) options.emplace_back("guide.proposal", guide_.proposal);
+  return options;
 }
 
 std::vector<std::string> controller_names() {
@@ -221,10 +297,13 @@ std::vector<std::string> controller_names() {
 std::unique_ptr<Controller> make_controller(std::string_view name, const ControllerOptions& options,
                                             const SearchSpace& space, uint64_t seed) {
   validate(options);
-  if (name == "random") return std::make_unique<RandomController>(space, seed);
+  if (options.guide.proposal >= 2 && name != "evolution")
+    throw ControllerError("guide.proposal: move proposals need the evolution strategy, not " +
+                          std::string(name));
+  if (name == "random") return std::make_unique<RandomController>(space, seed, options.guide);
   if (name == "evolution")
-    return std::make_unique<EvolutionController>(space, options.evolution, seed);
-  if (name == "rl") return std::make_unique<RlController>(space, options.rl, seed);
+    return std::make_unique<EvolutionController>(space, options.evolution, seed, options.guide);
+  if (name == "rl") return std::make_unique<RlController>(space, options.rl, seed, options.guide);
   throw ControllerError("unknown strategy \"" + std::string(name) +
                         "\" (expected random, evolution or rl)");
 }

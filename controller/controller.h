@@ -7,6 +7,8 @@
 // baseline, pending proposals) so restore_state() into a fresh controller built with the same
 // strategy, options and space continues exactly where the saved one was.
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,9 +85,23 @@ struct RlOptions {
   std::optional<double> failure_reward;
 };
 
+// Zero-cost guidance (Abdelfattah et al., ICLR 2021): a score of an architecture that costs no
+// query (a zero-cost proxy, looked up or computed by the owner); higher is better.
+using ZeroCostScorer = std::function<double(const DecisionSeq&)>;
+
+struct GuideOptions {
+  // W > 0: before the first proposal, score W distinct random architectures and propose the best
+  // first: evolution's whole initial population, RL's first batch, random search's W in rank
+  // order. The W scorings are not queries.
+  int warmup = 0;
+  // M >= 2: evolution scores M mutations of the tournament winner and proposes the best one.
+  int proposal = 0;
+};
+
 struct ControllerOptions {
   EvolutionOptions evolution;
   RlOptions rl;
+  GuideOptions guide;
 };
 
 // Throws ControllerError naming the field (e.g. "evolution.sample_size: must be >= 1, got 0").
@@ -113,6 +129,13 @@ class Controller {
   uint64_t observed_count() const { return observed_; }
   uint64_t failed_count() const { return failed_; }
 
+  // The zero-cost scorer guide options need; without one, a guided controller's first
+  // proposal throws ControllerError.
+  void set_scorer(ZeroCostScorer scorer) { scorer_ = std::move(scorer); }
+  const GuideOptions& guide() const { return guide_; }
+  // Zero-cost scorings made so far (not queries).
+  uint64_t scored_count() const { return scored_; }
+
   std::vector<uint8_t> save_state() const;
   // Throws StateError when the bytes are malformed or were saved by a controller with another
   // strategy, search space or options; the controller is unchanged then.
@@ -120,7 +143,14 @@ class Controller {
 
  protected:
   // space must outlive the controller.
-  Controller(const SearchSpace& space, uint64_t seed);
+  Controller(const SearchSpace& space, uint64_t seed, const GuideOptions& guide = {});
+
+  // The zero-cost score of seq (counted in scored_count()).
+  double score(const DecisionSeq& seq);
+  // How many of the warm-up's best architectures are proposed before next() takes over.
+  virtual int warmup_take() const { return guide_.warmup; }
+  // Told that the base proposes seq as candidate id instead of calling next() (a warm-up pick).
+  virtual void adopt(CandidateId, const DecisionSeq&) {}
 
   virtual Proposal next(CandidateId id) = 0;
   virtual void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) = 0;
@@ -140,6 +170,14 @@ class Controller {
   uint64_t observed_ = 0;
   uint64_t failed_ = 0;
   std::map<CandidateId, Candidate> pending_;
+  GuideOptions guide_;
+  ZeroCostScorer scorer_;
+  uint64_t scored_ = 0;
+  bool warmup_prepared_ = false;
+  std::deque<DecisionSeq> warmup_queue_;  // best first
+
+  void prepare_warmup();
+  std::vector<std::pair<std::string, double>> all_option_values() const;  // strategy's + guide's
 };
 
 std::vector<std::string> controller_names();  // {"random", "evolution", "rl"}

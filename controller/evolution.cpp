@@ -5,9 +5,9 @@
 namespace cf {
 
 EvolutionController::EvolutionController(const SearchSpace& space, const EvolutionOptions& options,
-                                         uint64_t seed)
-    : Controller(space, seed), options_(options) {
-  validate(ControllerOptions{options, {}});
+                                         uint64_t seed, const GuideOptions& guide)
+    : Controller(space, seed, guide), options_(options) {
+  validate(ControllerOptions{options, {}, guide});
 }
 
 Proposal EvolutionController::next(CandidateId) {
@@ -17,10 +17,23 @@ Proposal EvolutionController::next(CandidateId) {
     const Member& m = population_[rng().uniform_int(static_cast<int>(population_.size()))];
     if (!parent || m.reward > parent->reward) parent = &m;  // ties: the earlier draw wins
   }
-  Mutation kind = Mutation::identity;
-  if (rng().uniform01() >= options_.identity_prob)
-    kind = rng().uniform_int(2) == 0 ? Mutation::hidden_state : Mutation::op;
-  return {space().mutate(parent->seq, kind, rng()), parent->id};
+  if (rng().uniform01() < options_.identity_prob)
+    return {space().mutate(parent->seq, Mutation::identity, rng()), parent->id};
+  auto mutation = [&] {
+    const Mutation kind = rng().uniform_int(2) == 0 ? Mutation::hidden_state : Mutation::op;
+    return space().mutate(parent->seq, kind, rng());
+  };
+  if (guide().proposal < 2) return {mutation(), parent->id};
+  // Move proposal: the best-scored of M mutations (the first on ties).
+  DecisionSeq best = mutation();
+  double best_score = score(best);
+  for (int m = 1; m < guide().proposal; ++m) {
+    DecisionSeq child = mutation();
+    const double v = score(child);
+    if (v > best_score || (std::isnan(best_score) && !std::isnan(v)))
+      best = std::move(child), best_score = v;
+  }
+  return {std::move(best), parent->id};
 }
 
 void EvolutionController::learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) {

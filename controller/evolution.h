@@ -15,7 +15,8 @@ class EvolutionController final : public Controller {
     double reward;
   };
 
-  EvolutionController(const SearchSpace& space, const EvolutionOptions& options, uint64_t seed);
+  EvolutionController(const SearchSpace& space, const EvolutionOptions& options, uint64_t seed,
+                      const GuideOptions& guide = {});
   std::string_view strategy() const override { return "evolution"; }
 
   const EvolutionOptions& options() const { return options_; }
@@ -25,8 +26,10 @@ class EvolutionController final : public Controller {
  protected:
   // Random until the population holds P members (with K workers this can be up to P + K - 1
   // random candidates); afterwards the mutated tournament winner of the current population, with
-  // the winner as the proposal's parent.
+  // the winner as the proposal's parent. With guide.proposal = M >= 2, the best-scored of M
+  // mutations of the winner.
   Proposal next(CandidateId id) override;
+  int warmup_take() const override { return options_.population; }
   void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) override;
   std::vector<std::pair<std::string, double>> option_values() const override;
   void save_strategy(ByteWriter& out) const override;

@@ -13,9 +13,10 @@ namespace cf {
 
 Nb201SearchResult run_nb201_search(const Nb201Table& table, Nb201Dataset dataset,
                                    std::string_view strategy, const ControllerOptions& options,
-                                   int queries, uint64_t seed) {
+                                   int queries, uint64_t seed, const ZeroCostScorer& scorer) {
   const Nb201Evaluator evaluator(table, dataset);
   auto controller = make_controller(strategy, options, table.space(), seed);
+  controller->set_scorer(scorer);
   CachedEvaluator cached(
       table.space(), [&](const DecisionSeq& seq) { return evaluator.evaluate(seq); },
       /*cache_failures=*/true);
@@ -40,6 +41,7 @@ Nb201SearchResult run_nb201_search(const Nb201Table& table, Nb201Dataset dataset
                                                       : std::numeric_limits<double>::quiet_NaN());
   }
   result.unique = static_cast<int>(cached.evaluations());
+  result.scored = static_cast<int64_t>(controller->scored_count());
   return result;
 }
 
@@ -66,8 +68,9 @@ Nb201BenchmarkSummary run_nb201_benchmark(const Nb201Table& table,
   auto worker = [&] {
     for (int r; (r = next_run++) < config.runs;) {
       try {
-        summary.runs[r] = run_nb201_search(table, config.dataset, config.strategy, config.options,
-                                           config.queries, nb201_run_seed(config.seed, r));
+        summary.runs[r] =
+            run_nb201_search(table, config.dataset, config.strategy, config.options, config.queries,
+                             nb201_run_seed(config.seed, r), config.scorer);
       } catch (...) {
         std::lock_guard lock(error_mutex);
         if (!error) error = std::current_exception();
@@ -82,9 +85,10 @@ Nb201BenchmarkSummary run_nb201_benchmark(const Nb201Table& table,
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
 
-  double sum = 0, sum_signal = 0, sum_unique = 0;
+  double sum = 0, sum_signal = 0, sum_unique = 0, sum_scored = 0;
   for (const auto& run : summary.runs) {
     sum_unique += run.unique;
+    sum_scored += static_cast<double>(run.scored);
     if (!run.has_result) continue;
     ++summary.runs_with_result;
     sum += run.returned_test;
@@ -95,6 +99,7 @@ Nb201BenchmarkSummary run_nb201_benchmark(const Nb201Table& table,
   summary.mean_test = n > 0 ? sum / n : nan;
   summary.mean_signal = n > 0 ? sum_signal / n : nan;
   summary.mean_unique = sum_unique / config.runs;
+  summary.mean_scored = sum_scored / config.runs;
   double squares = 0;
   for (const auto& run : summary.runs)
     if (run.has_result)

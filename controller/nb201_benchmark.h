@@ -18,14 +18,17 @@ struct Nb201SearchResult {
   double returned_test = 0;    // its <dataset>_test_200ep (%): the reported number
   // incumbent_test[q]: test_200ep of the incumbent after q + 1 queries (NaN before any result).
   std::vector<double> incumbent_test;
-  int unique = 0;    // distinct architectures evaluated
-  int failures = 0;  // queries whose architecture has no row
+  int unique = 0;      // distinct architectures evaluated
+  int failures = 0;    // queries whose architecture has no row
+  int64_t scored = 0;  // zero-cost scorings (guide options; not queries)
 };
 
-// One search with one worker: every proposal is observed before the next one is made.
+// One search with one worker: every proposal is observed before the next one is made. `scorer`
+// serves options.guide (zero-cost warm-up and move proposals); it must be safe to call from
+// several threads when a benchmark runs them.
 Nb201SearchResult run_nb201_search(const Nb201Table& table, Nb201Dataset dataset,
                                    std::string_view strategy, const ControllerOptions& options,
-                                   int queries, uint64_t seed);
+                                   int queries, uint64_t seed, const ZeroCostScorer& scorer = {});
 
 struct Nb201BenchmarkConfig {
   std::string strategy = "random";
@@ -34,7 +37,8 @@ struct Nb201BenchmarkConfig {
   int queries = 100;
   int runs = 500;
   uint64_t seed = 0;
-  int threads = 1;  // runs are independent; results do not depend on the thread count
+  int threads = 1;        // runs are independent; results do not depend on the thread count
+  ZeroCostScorer scorer;  // for options.guide
 };
 
 struct Nb201BenchmarkSummary {
@@ -44,6 +48,7 @@ struct Nb201BenchmarkSummary {
   double std_test = 0;     // sample standard deviation (n - 1)
   double mean_signal = 0;  // mean of returned_signal
   double mean_unique = 0;
+  double mean_scored = 0;  // zero-cost scorings per run
   // mean_curve[q]: mean of incumbent_test[q] over runs that had an incumbent by then.
   std::vector<double> mean_curve;
 };

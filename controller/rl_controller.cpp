@@ -17,14 +17,15 @@ constexpr double kAdamBeta2 = 0.999;
 constexpr double kAdamEpsilon = 1e-8;
 
 const RlOptions& checked(const RlOptions& options) {
-  validate(ControllerOptions{{}, options});
+  validate(ControllerOptions{{}, options, {}});
   return options;
 }
 
 }  // namespace
 
-RlController::RlController(const SearchSpace& space, const RlOptions& options, uint64_t seed)
-    : Controller(space, seed),
+RlController::RlController(const SearchSpace& space, const RlOptions& options, uint64_t seed,
+                           const GuideOptions& guide)
+    : Controller(space, seed, guide),
       options_(checked(options)),
       policy_(cardinalities_of(space), options_.lstm_hidden) {
   policy_.init_uniform(rng(), options_.init_range);
@@ -36,6 +37,12 @@ Proposal RlController::next(CandidateId id) {
   DecisionSeq seq;
   pending_log_prob_[id] = policy_.sample(rng(), seq);
   return seq;
+}
+
+void RlController::adopt(CandidateId id, const DecisionSeq& seq) {
+  std::vector<double> log_probs, entropies;
+  policy_.forward(std::span<const DecisionSeq>(&seq, 1), log_probs, entropies);
+  pending_log_prob_[id] = log_probs[0];
 }
 
 void RlController::learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) {

@@ -12,7 +12,8 @@ namespace cf {
 
 class RlController final : public Controller {
  public:
-  RlController(const SearchSpace& space, const RlOptions& options, uint64_t seed);
+  RlController(const SearchSpace& space, const RlOptions& options, uint64_t seed,
+               const GuideOptions& guide = {});
   std::string_view strategy() const override { return "rl"; }
 
   const RlOptions& options() const { return options_; }
@@ -23,6 +24,10 @@ class RlController final : public Controller {
 
  protected:
   Proposal next(CandidateId id) override;
+  // Zero-cost warm-up: the first batch is the warm-up's best; each is learnt from with its
+  // log-probability under the policy when it was proposed.
+  int warmup_take() const override { return options_.batch_size; }
+  void adopt(CandidateId id, const DecisionSeq& seq) override;
   // Queues the episode with advantage = reward - baseline (the baseline before this reward);
   // every batch_size episodes the policy takes ppo_epochs (PPO) or one (REINFORCE) Adam steps.
   void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) override;

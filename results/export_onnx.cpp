@@ -108,6 +108,7 @@ struct OnnxGraph {
   onnx::GraphProto* g;
   std::vector<std::string> name;  // each layer's output value ("" for skipped aux layers)
   bool slice_constants = false;   // the shift constants are in the graph
+  bool zero_constant = false;     // the zero layers' scalar is in the graph
 };
 
 // What an emitter sees: the layer, the value it must define, and its first input.
@@ -155,7 +156,7 @@ void onnx_batch_norm(OnnxLayer& e) {
   std::vector<std::string> inputs{e.in};
   for (const char* suffix : {".scale", ".shift", ".running_mean", ".running_var"})
     inputs.push_back(e.initializer(suffix, {e.l.out.c}));
-  add_float(e.node("BatchNormalization", inputs), "epsilon", kBatchNormEpsilon);
+  add_float(e.node("BatchNormalization", inputs), "epsilon", e.l.bn_epsilon);
 }
 
 void onnx_relu(OnnxLayer& e) {
@@ -219,6 +220,16 @@ void onnx_identity(OnnxLayer& e) {
   e.graph.name[e.index] = e.in;
 }
 
+// Zeros of the input's shape: the input times a zero scalar (every importer folds a Mul; the
+// inputs here are finite).
+void onnx_zero(OnnxLayer& e) {
+  if (!e.graph.zero_constant) {
+    add_float_initializer(e.g(), "zero_scalar", {}, {0.0f});
+    e.graph.zero_constant = true;
+  }
+  e.node("Mul", {e.in, "zero_scalar"});
+}
+
 void onnx_global_avg_pool(OnnxLayer& e) {
   e.node("GlobalAveragePool", {e.in});
 }
@@ -247,6 +258,7 @@ constexpr KindEmitter<OnnxEmitFn> kOnnxEmitters[] = {
     {LayerKind::drop_path, onnx_identity},
     {LayerKind::global_avg_pool, onnx_global_avg_pool},
     {LayerKind::dropout, onnx_identity},
+    {LayerKind::zero, onnx_zero},
     {LayerKind::fully_connected, onnx_fully_connected},
 };
 static_assert(std::size(kOnnxEmitters) == kLayerKindCount, "one ONNX emitter per layer kind");

@@ -97,8 +97,10 @@ void py_conv(const PyLayer& e) {
 }
 
 void py_batch_norm(const PyLayer& e) {
+  const float eps = e.l.bn_epsilon;
   e.init << "        self.m[\"" << e.key << "\"] = nn.BatchNorm2d(" << e.l.out.c
-         << ", eps=BN_EPS, momentum=0.1)\n";
+         << ", eps=" << (eps == kBatchNormEpsilon ? "BN_EPS" : short_float_literal(eps))
+         << ", momentum=0.1)\n";
   e.call_module(e.in);
 }
 
@@ -140,6 +142,10 @@ void py_dropout(const PyLayer& e) {
   e.fwd << e.out() << " = F.dropout(" << e.in << ", " << e.l.rate << ", self.training)\n";
 }
 
+void py_zero(const PyLayer& e) {
+  e.fwd << e.out() << " = torch.zeros_like(" << e.in << ")\n";
+}
+
 void py_fully_connected(const PyLayer& e) {
   e.init << "        self.m[\"" << e.key << "\"] = nn.Linear(" << e.is.numel() << ", " << e.l.out.c
          << ")\n";
@@ -162,6 +168,7 @@ constexpr KindEmitter<PyEmitFn> kPyEmitters[] = {
     {LayerKind::drop_path, py_drop_path},
     {LayerKind::global_avg_pool, py_global_avg_pool},
     {LayerKind::dropout, py_dropout},
+    {LayerKind::zero, py_zero},
     {LayerKind::fully_connected, py_fully_connected},
 };
 static_assert(std::size(kPyEmitters) == kLayerKindCount, "one PyTorch emitter per layer kind");

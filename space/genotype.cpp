@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "space/file_io.h"
 #include "space/json_text.h"
@@ -21,7 +20,9 @@ constexpr std::string_view kFormat = "cellforge.genotype.v1";
   throw GenotypeError(path + ": " + what);
 }
 
-std::string quoted(const nlohmann::json& j) { return json_brief(j); }
+std::string quoted(const nlohmann::json& j) {
+  return json_brief(j);
+}
 
 void check_keys(const nlohmann::json& obj, const std::string& path,
                 std::initializer_list<std::string_view> allowed) {
@@ -120,8 +121,7 @@ void validate_cell(const Cell& cell, const std::string& path, int expected_block
           path + ".blocks[" + std::to_string(b) + "].inputs[" + std::to_string(k) + "]";
       if (s < 0) fail(p, "invalid state");
       if (s >= block_state(b)) {
-        if (s - 2 < nblocks)
-          fail(p, "\"" + state_name(s) + "\" refers to a later block");
+        if (s - 2 < nblocks) fail(p, "\"" + state_name(s) + "\" refers to a later block");
         fail(p, "\"" + state_name(s) + "\" refers to a block that does not exist");
       }
     }
@@ -218,7 +218,9 @@ std::string canonical_cell(const Cell& cell) {
 
 }  // namespace
 
-std::string_view combine_name(Combine c) { return c == Combine::add ? "add" : "concat"; }
+std::string_view combine_name(Combine c) {
+  return c == Combine::add ? "add" : "concat";
+}
 
 std::string state_name(int state) {
   if (state == kPrevPrev) return "prev_prev";
@@ -265,7 +267,8 @@ Genotype genotype_from_json(const nlohmann::json& doc, int expected_blocks) {
   if (!doc.is_object()) fail("$", "expected a JSON object");
   check_keys(doc, "", {"format", "space", "name", "normal", "reduction"});
   const auto& format = require(doc, "", "format");
-  if (format != kFormat) fail("format", quoted(format) + " is not \"" + std::string(kFormat) + "\"");
+  if (format != kFormat)
+    fail("format", quoted(format) + " is not \"" + std::string(kFormat) + "\"");
   const auto& space = require(doc, "", "space");
   if (space != "nasnet") fail("space", quoted(space) + " is not \"nasnet\"");
   Genotype g;
@@ -292,21 +295,24 @@ nlohmann::json genotype_to_json(const Genotype& genotype) {
   return doc;
 }
 
-Genotype parse_genotype(std::string_view text, int expected_blocks, std::string_view context) {
+nlohmann::json parse_genotype_json(std::string_view text, std::string_view context) {
   const std::string where = context.empty() ? std::string() : std::string(context) + ": ";
   if (text.size() > static_cast<size_t>(kMaxGenotypeFileBytes))
-    throw GenotypeError(where + "genotype JSON of " + std::to_string(text.size()) + " bytes is larger than " +
-                        std::to_string(kMaxGenotypeFileBytes));
-  nlohmann::json doc;
+    throw GenotypeError(where + "genotype JSON of " + std::to_string(text.size()) +
+                        " bytes is larger than " + std::to_string(kMaxGenotypeFileBytes));
   try {
-    doc = parse_json_text(text, "", 16);
+    return parse_json_text(text, "", 16);
   } catch (const JsonTextError& e) {
     throw GenotypeError(where + e.what());
   }
+}
+
+Genotype parse_genotype(std::string_view text, int expected_blocks, std::string_view context) {
+  const nlohmann::json doc = parse_genotype_json(text, context);
   try {
     return genotype_from_json(doc, expected_blocks);
   } catch (const GenotypeError& e) {
-    throw GenotypeError(where + e.what());
+    throw GenotypeError(context.empty() ? e.what() : std::string(context) + ": " + e.what());
   }
 }
 

@@ -3,13 +3,12 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "space/ops.h"
 
@@ -27,7 +26,9 @@ std::string_view combine_name(Combine c);
 // Hidden states of a cell: 0 = prev_prev (h_{i-1}), 1 = prev (h_i), 2 + k = output of block k.
 inline constexpr int kPrevPrev = 0;
 inline constexpr int kPrev = 1;
-inline constexpr int block_state(int block) { return 2 + block; }
+inline constexpr int block_state(int block) {
+  return 2 + block;
+}
 std::string state_name(int state);
 // Parses "prev", "prev_prev" or "b<k>"; nullopt otherwise.
 std::optional<int> state_from_name(std::string_view name);
@@ -70,8 +71,12 @@ void validate(const Genotype& genotype, int expected_blocks = -1);
 // wrong types and every structural error throw GenotypeError with the JSON path.
 Genotype genotype_from_json(const nlohmann::json& doc, int expected_blocks = -1);
 nlohmann::json genotype_to_json(const Genotype& genotype);
+// Genotype JSON text of either space, checked against the size and depth limits; errors are
+// GenotypeErrors prefixed with `context`.
+nlohmann::json parse_genotype_json(std::string_view text, std::string_view context = {});
 // `context`, when given, prefixes every error (a file name, "RUN/results.sqlite: candidate 7").
-Genotype parse_genotype(std::string_view text, int expected_blocks = -1, std::string_view context = {});
+Genotype parse_genotype(std::string_view text, int expected_blocks = -1,
+                        std::string_view context = {});
 std::string write_genotype(const Genotype& genotype);  // pretty JSON text with trailing newline
 
 // Reads a genotype file (at most kMaxGenotypeFileBytes); errors are prefixed with the file name.

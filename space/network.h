@@ -21,9 +21,9 @@ struct Shape {
 std::string to_string(const Shape& s);  // "CxHxW"
 
 enum class LayerKind : uint8_t {
-  input,            // the image batch
-  conv,             // convolution without bias; groups == channels for depthwise
-  batch_norm,       // learned scale and shift; batch statistics in training
+  input,       // the image batch
+  conv,        // convolution without bias; groups == channels for depthwise
+  batch_norm,  // learned scale and shift; batch statistics in training
   relu,
   max_pool,         // padding cells never win
   avg_pool,         // padding cells excluded from the average
@@ -33,6 +33,7 @@ enum class LayerKind : uint8_t {
   drop_path,        // ScheduledDropPath point on an op output; identity at inference
   global_avg_pool,  // CxHxW -> Cx1x1
   dropout,          // identity at inference
+  zero,             // zeros of its input's shape (NAS-Bench-201's "none"); no gradient flows back
   fully_connected,  // with bias; output classes x 1 x 1
 };
 std::string_view layer_kind_name(LayerKind kind);
@@ -41,9 +42,11 @@ std::string_view layer_kind_name(LayerKind kind);
 // emitters, the tests' reference) static_asserts its size against it; fully_connected is last.
 inline constexpr int kLayerKindCount = static_cast<int>(LayerKind::fully_connected) + 1;
 
-// The epsilon of every batch-norm layer, in one place: the trainer's default
-// (ExecutorOptions::bn_epsilon) and both exports (PyTorch's BN_EPS, ONNX's epsilon) read it.
+// The epsilon of the NASNet networks' batch-norm layers (TF-slim's); each batch-norm layer
+// carries its own (Layer::bn_epsilon), which the trainer and both exports read.
 inline constexpr float kBatchNormEpsilon = 1e-3f;
+// PyTorch's default, used by the NAS-Bench-201 network.
+inline constexpr float kTorchBatchNormEpsilon = 1e-5f;
 
 // Padding after the last of `out` windows of extent `kernel_ext` (the dilated kernel), `stride`
 // apart, over `in` positions with `pad_begin` padding in front: what a floor-mode output size
@@ -63,15 +66,17 @@ struct Layer {
   int pad_h = 0, pad_w = 0;
   int dilation_h = 1, dilation_w = 1;
   int groups = 1;
-  float rate = 0.0f;  // dropout rate
-  int cell = -1;      // index of the cell this layer belongs to (-1: stem or head)
-  bool aux = false;   // part of the auxiliary head (training only)
-  std::string name;   // stable, unique: used for weight files and exports
+  float rate = 0.0f;                     // dropout rate
+  float bn_epsilon = kBatchNormEpsilon;  // batch norm only
+  int cell = -1;     // index of the cell this layer belongs to (-1: stem or head)
+  bool aux = false;  // part of the auxiliary head (training only)
+  std::string name;  // stable, unique: used for weight files and exports
 };
 
 enum class Stem : uint8_t { cifar, imagenet };
 std::string_view stem_name(Stem stem);
-std::optional<Stem> stem_from_name(std::string_view name);  // "cifar", "imagenet"; nullopt otherwise
+std::optional<Stem> stem_from_name(
+    std::string_view name);  // "cifar", "imagenet"; nullopt otherwise
 
 struct NetworkSpec {
   int cells_per_stack = 6;  // N

@@ -23,7 +23,6 @@ using ParamMap = std::map<std::string, std::vector<double>>;
 struct ReferenceNet {
   const Network& net;
   int batch;
-  double bn_epsilon = kBatchNormEpsilon;
   bool training = true;  // batch statistics (true) or running statistics from `running`
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> running;
 
@@ -129,7 +128,7 @@ inline void ref_batch_norm(const RefLayer& r) {
       mean = r.ref.running.at(r.l.name).first[c];
       var = r.ref.running.at(r.l.name).second[c];
     }
-    const double inv = 1.0 / std::sqrt(var + r.ref.bn_epsilon);
+    const double inv = 1.0 / std::sqrt(var + static_cast<double>(r.l.bn_epsilon));
     for (int n = 0; n < r.batch(); ++n)
       for (int h = 0; h < os.h; ++h)
         for (int w = 0; w < os.w; ++w) {
@@ -208,6 +207,9 @@ inline void ref_identity(const RefLayer& r) {
   r.y = r.in(0);
 }
 
+// zero: the output starts as zeros.
+inline void ref_zero(const RefLayer&) {}
+
 inline void ref_global_avg_pool(const RefLayer& r) {
   const Shape is = r.is, os = r.os;
   for (int n = 0; n < r.batch(); ++n)
@@ -250,6 +252,7 @@ inline constexpr RefKind kRefKinds[] = {
     {LayerKind::drop_path, ref_identity},
     {LayerKind::global_avg_pool, ref_global_avg_pool},
     {LayerKind::dropout, ref_identity},
+    {LayerKind::zero, ref_zero},
     {LayerKind::fully_connected, ref_fully_connected},
 };
 static_assert(std::size(kRefKinds) == kLayerKindCount, "one reference function per layer kind");

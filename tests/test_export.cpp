@@ -1,26 +1,28 @@
 // Exports checked by round trips: the PyTorch module (Debian's python3-torch) has cellforge's
 // parameter count and, with cellforge's weights, gives cellforge's logits; the ONNX model passes
 // onnx.checker and OpenCV's DNN module gives the same logits.
-#include <catch2/catch.hpp>
 #include <onnx/onnx_pb.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.h"
 #include "genotype_fixtures.h"
 #include "results/export.h"
 #include "skip.h"
+#include "space/nb201.h"
+#include "space/nb201_network.h"
 #include "trainer/executor.h"
 #include "trainer/optimizer.h"
 #include "trainer/weights.h"
 
 TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
   if (!cf::test::python_has("torch, onnx, cv2, numpy")) {
-    cf::test::skip("/usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, "
-                   "python3-onnx, python3-opencv)");
+    cf::test::skip(
+        "/usr/bin/python3 lacks torch, onnx or cv2 (Debian packages python3-torch, "
+        "python3-onnx, python3-opencv)");
     return;
   }
   cf::NetworkSpec spec;
@@ -30,9 +32,29 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
   spec.input = {2, 12, 12};
   spec.classes = 5;
   spec.aux_head = true;
-  for (const auto& genotype : {cf::test::all_ops_genotype(), *cf::builtin_genotype("nasnet_a")}) {
-    DYNAMIC_SECTION(genotype.name) {
-      const cf::Network net = cf::build_network(genotype, spec);
+  // NAS-Bench-201 networks too: zero nodes, PyTorch's BN epsilon, the ResNet reductions.
+  cf::NetworkSpec nb201 = cf::nb201_network_spec();
+  nb201.cells_per_stack = 1;
+  nb201.filters = 4;
+  nb201.input = {3, 8, 8};
+  nb201.classes = 5;
+  const cf::Nb201Space nb201_space;
+  const std::vector<std::pair<std::string, cf::Network>> networks = {
+      {"all ops", cf::build_network(cf::test::all_ops_genotype(), spec)},
+      {"nasnet_a", cf::build_network(*cf::builtin_genotype("nasnet_a"), spec)},
+      {"nb201 with zero nodes",
+       cf::build_nb201_network(
+           nb201_space.parse_arch(
+               "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"),
+           nb201)},
+      {"nb201 all conv",
+       cf::build_nb201_network(
+           nb201_space.parse_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~"
+                                  "0|avg_pool_3x3~1|nor_conv_3x3~2|"),
+           nb201)},
+  };
+  for (const auto& [name, net] : networks) {
+    DYNAMIC_SECTION(name) {
       const int batch = 4;
       cf::ExecutorOptions eo;
       eo.batch = batch;
@@ -44,8 +66,9 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
       std::vector<int32_t> labels(batch);
       const size_t per = static_cast<size_t>(net.spec.input.numel());
       for (int step = 0; step < 3; ++step) {
-        for (size_t k = 0; k < batch * per; ++k) ex.input()[k] = static_cast<float>(rng.uniform01() * 2 - 1);
-        for (auto& l : labels) l = rng.uniform_int(spec.classes);
+        for (size_t k = 0; k < batch * per; ++k)
+          ex.input()[k] = static_cast<float>(rng.uniform01() * 2 - 1);
+        for (auto& l : labels) l = rng.uniform_int(net.spec.classes);
         ex.forward(true);
         int correct;
         ex.loss(labels.data(), 0, 0.4f, &correct);
@@ -56,11 +79,12 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
       for (auto& x : images) x = static_cast<float>(rng.uniform01() * 2 - 1);
       std::copy(images.begin(), images.end(), ex.input());
       ex.forward(false);
-      const std::vector<float> logits(ex.logits(), ex.logits() + batch * spec.classes);
+      const std::vector<float> logits(ex.logits(), ex.logits() + batch * net.spec.classes);
 
       cf::test::TempDir dir;
       cf::save_weights(ex, dir / "w.bin");
-      std::ofstream(dir / "net.py") << cf::pytorch_module_source(net, "CellforgeNet", "test network");
+      std::ofstream(dir / "net.py")
+          << cf::pytorch_module_source(net, "CellforgeNet", "test network");
       cf::TensorMap tensors;
       for (const auto& p : ex.params()) tensors[p.name] = ex.read_param(p);
       for (const auto& s : ex.bn_stats()) {
@@ -69,16 +93,18 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
       }
       cf::write_onnx(net, tensors, "test", dir / "net.onnx");
       std::ofstream(dir / "images.bin", std::ios::binary)
-          .write(reinterpret_cast<const char*>(images.data()), static_cast<std::streamsize>(images.size() * 4));
+          .write(reinterpret_cast<const char*>(images.data()),
+                 static_cast<std::streamsize>(images.size() * 4));
       std::ofstream(dir / "logits.bin", std::ios::binary)
-          .write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * 4));
+          .write(reinterpret_cast<const char*>(logits.data()),
+                 static_cast<std::streamsize>(logits.size() * 4));
       const std::string cmd = "/usr/bin/python3 " + std::string(CF_SOURCE_DIR) +
                               "/tests/export_roundtrip.py " + (dir / "net.py").string() + " " +
                               (dir / "w.bin").string() + " " + (dir / "net.onnx").string() + " " +
                               (dir / "images.bin").string() + " " + (dir / "logits.bin").string() +
-                              " " + std::to_string(batch) + "," + std::to_string(spec.input.c) +
-                              "," + std::to_string(spec.input.h) + "," +
-                              std::to_string(spec.input.w);
+                              " " + std::to_string(batch) + "," + std::to_string(net.spec.input.c) +
+                              "," + std::to_string(net.spec.input.h) + "," +
+                              std::to_string(net.spec.input.w);
       const auto run = cf::test::run_command(cmd);
       const std::string& output = run.out;
       INFO(output);
@@ -93,12 +119,11 @@ TEST_CASE("PyTorch and ONNX exports reproduce cellforge's logits", "[export]") {
   }
 }
 
-TEST_CASE("BN epsilon comes from space/network.h in the trainer and both exports", "[export]") {
+TEST_CASE("BN epsilon comes from each layer (space/network.h) in both exports", "[export]") {
   CHECK(cf::short_float_literal(1e-3f) == "1e-3");
   CHECK(cf::short_float_literal(2.5f) == "2.5e0");
   CHECK(cf::short_float_literal(1e-5f) == "1e-5");
   CHECK(cf::short_float_literal(123456.f) == "1.23456e5");
-  CHECK(cf::ExecutorOptions{}.bn_epsilon == cf::kBatchNormEpsilon);
 
   cf::NetworkSpec spec;
   spec.cells_per_stack = 1;
@@ -107,6 +132,8 @@ TEST_CASE("BN epsilon comes from space/network.h in the trainer and both exports
   spec.input = {1, 8, 8};
   spec.classes = 3;
   const cf::Network net = cf::build_network(*cf::builtin_genotype("nasnet_a"), spec);
+  for (const auto& l : net.layers)
+    if (l.kind == cf::LayerKind::batch_norm) CHECK(l.bn_epsilon == cf::kBatchNormEpsilon);
   const std::string py = cf::pytorch_module_source(net, "Net", "epsilon");
   CHECK(py.find("\nBN_EPS = " + cf::short_float_literal(cf::kBatchNormEpsilon) + "\n") !=
         std::string::npos);

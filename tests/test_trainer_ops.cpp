@@ -1,15 +1,16 @@
 // The oneDNN executor against a naive double-precision reference: forward values of every op and
 // finite-difference gradients of every parameter, op by op and for a whole network in which all
 // 14 ops appear.
-#include <catch2/catch.hpp>
-
 #include <omp.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 
 #include "genotype_fixtures.h"
 #include "gradient_checker.h"
 #include "reference_net.h"
+#include "space/nb201.h"
+#include "space/nb201_network.h"
 #include "trainer/executor.h"
 
 namespace {
@@ -64,7 +65,7 @@ struct Harness {
 };
 
 void check_forward(Harness& h) {
-  cf::test::ReferenceNet ref{h.net, h.batch, cf::kBatchNormEpsilon, true, {}};
+  cf::test::ReferenceNet ref{h.net, h.batch, true, {}};
   const auto outs = ref.forward(h.param_map(), std::vector<double>(h.input.begin(), h.input.end()));
   for (int layer : {h.net.logits, h.net.aux_logits}) {
     if (layer < 0) continue;
@@ -94,7 +95,7 @@ void check_forward(Harness& h) {
 }
 
 void check_gradients(Harness& h, int samples, uint64_t seed) {
-  cf::test::ReferenceNet ref{h.net, h.batch, cf::kBatchNormEpsilon, true, {}};
+  cf::test::ReferenceNet ref{h.net, h.batch, true, {}};
   auto params = h.param_map();
   const std::vector<double> input(h.input.begin(), h.input.end());
   const std::vector<int> labels(h.labels.begin(), h.labels.end());
@@ -155,7 +156,8 @@ TEST_CASE("depthwise kernels larger than 3x3 use cellforge's backward-weights ke
   o.batch = 4;
   cf::Executor ex(net, o);
   int custom = 0;
-  for (const auto& s : ex.implementations()) custom += s.find("cellforge depthwise") != std::string::npos;
+  for (const auto& s : ex.implementations())
+    custom += s.find("cellforge depthwise") != std::string::npos;
   CHECK(custom == 2);  // both depthwise convs of the separable conv
 }
 
@@ -177,4 +179,28 @@ TEST_CASE("a whole network with all 14 ops: forward and gradients", "[trainer][o
   h.run();
   check_forward(h);
   check_gradients(h, 3, 7);
+}
+
+TEST_CASE("NAS-Bench-201 networks: forward and gradients, zero nodes included", "[trainer][ops]") {
+  omp_set_num_threads(2);
+  cf::NetworkSpec spec = cf::nb201_network_spec();
+  spec.cells_per_stack = 1;
+  spec.filters = 4;
+  spec.input = {2, 8, 8};
+  spec.classes = 3;
+  int seed = 11;
+  for (const char* arch :
+       {"|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_"
+        "connect~2|",
+        "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|none~1|avg_pool_3x3~2|",
+        "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"}) {
+    DYNAMIC_SECTION(arch) {
+      Harness h(cf::build_nb201_network(cf::Nb201Space().parse_arch(arch), spec), 3, seed);
+      h.run();
+      check_forward(h);
+      check_gradients(h, 3, seed);
+    }
+    ++seed;
+  }
 }

@@ -81,37 +81,18 @@ void Executor::backward() {
   impl_->stream.wait();
 }
 
-void Executor::init_params(Rng& rng) {
-  auto normal = [&rng] {
-    // Box-Muller on the project RNG (std:: distributions differ between standard libraries).
-    const double u1 = 1.0 - rng.uniform01(), u2 = rng.uniform01();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-  };
-  for (Param& p : params_) {
-    std::vector<float> v(static_cast<size_t>(p.numel));
-    const Layer& l = network_.layers[p.layer];
-    switch (p.role) {
-      case ParamRole::weights: {
-        const int64_t fan_in = p.numel / l.out.c;
-        if (l.kind == LayerKind::fully_connected) {
-          const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-          for (auto& x : v) x = static_cast<float>((2 * rng.uniform01() - 1) * bound);
-        } else {
-          const double stddev = std::sqrt(2.0 / static_cast<double>(fan_in));  // He et al.
-          for (auto& x : v) x = static_cast<float>(normal() * stddev);
-        }
-        break;
-      }
-      case ParamRole::bias:
-      case ParamRole::bn_shift:
-        std::fill(v.begin(), v.end(), 0.0f);
-        break;
-      case ParamRole::bn_scale:
-        std::fill(v.begin(), v.end(), 1.0f);
-        break;
-    }
-    write_param(p, v);
-  }
+float* Executor::logits_grad() {
+  return static_cast<float*>(impl_->tensors[network_.logits].diff.get_data_handle());
+}
+
+const float* Executor::input_grad() const {
+  const auto& diff = impl_->tensors[0].diff;
+  return diff ? static_cast<const float*>(diff.get_data_handle()) : nullptr;
+}
+
+void Executor::init_params(Rng& rng, InitScheme scheme) {
+  const ParamValues values = init_param_values(network_, rng, scheme);
+  for (Param& p : params_) write_param(p, values.at(p.name));
   for (auto& s : bn_stats_) {
     std::fill(s.running_mean.begin(), s.running_mean.end(), 0.0f);
     std::fill(s.running_var.begin(), s.running_var.end(), 1.0f);

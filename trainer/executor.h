@@ -5,13 +5,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include "space/network.h"
 #include "space/rng.h"
+#include "trainer/init.h"
 
 namespace cf {
 
@@ -20,13 +20,13 @@ enum class ParamRole : uint8_t { weights, bias, bn_scale, bn_shift };
 struct Param {
   std::string name;  // "<layer name>.weights", ".bias", ".scale", ".shift"
   ParamRole role;
-  int layer;                  // index in the network
-  dnnl::memory::desc plain;   // logical layout (oihw, goihw, oi, x) for init, save, load, export
-  dnnl::memory value;         // layout chosen by the primitive
-  dnnl::memory diff;          // same layout as value
-  int64_t numel = 0;          // logical number of values
-  bool decay = false;         // weight decay applies (conv and FC weights)
-  bool aux = false;           // belongs to the auxiliary head
+  int layer;                 // index in the network
+  dnnl::memory::desc plain;  // logical layout (oihw, goihw, oi, x) for init, save, load, export
+  dnnl::memory value;        // layout chosen by the primitive
+  dnnl::memory diff;         // same layout as value
+  int64_t numel = 0;         // logical number of values
+  bool decay = false;        // weight decay applies (conv and FC weights)
+  bool aux = false;          // belongs to the auxiliary head
 };
 
 // Running statistics of one batch-norm layer (not trainable, saved with the weights). The
@@ -39,7 +39,6 @@ struct BnStats {
 
 struct ExecutorOptions {
   int batch = 64;
-  float bn_epsilon = kBatchNormEpsilon;  // space/network.h: the exports use the same value
   float bn_momentum = 0.1f;  // running = (1 - m) * running + m * batch statistic
   bool profile = false;      // time every step by layer kind (adds a little overhead)
   // Compile drop-path layers; when false they become pass-through aliases (no copies), for
@@ -51,6 +50,9 @@ struct ExecutorOptions {
   bool reuse_gradient_buffers = true;
   // A ReLU that is a batch norm's only consumer runs inside the batch-norm primitive.
   bool fuse_bn_relu = true;
+  // backward() also computes the gradient with respect to the input images (input_grad()), as
+  // the jacob_cov zero-cost proxy needs.
+  bool input_grad = false;
 };
 
 // Per-step regularisation state of the forward pass.
@@ -80,6 +82,10 @@ class Executor {
   const float* aux_logits() const;
 
   void forward(bool training, const ForwardState& state = {});
+  // The gradient backward() starts from (batch x classes), written by loss() or by the caller.
+  float* logits_grad();
+  // After backward(), with options.input_grad: d(whatever started backward)/d(input images).
+  const float* input_grad() const;
   // Softmax cross-entropy on the logits (and 0.4-weighted auxiliary head when present); writes
   // the logit gradients for backward(). Returns the main loss; counts correct predictions.
   double loss(const int32_t* labels, float label_smoothing, float aux_weight, int* correct,
@@ -91,8 +97,8 @@ class Executor {
   std::vector<BnStats>& bn_stats() { return bn_stats_; }
   const std::vector<BnStats>& bn_stats() const { return bn_stats_; }
 
-  // He-normal conv weights, uniform FC weights, zero bias, BN scale 1 / shift 0.
-  void init_params(Rng& rng);
+  // Fresh weights (trainer/init.h); BN running statistics 0 / 1.
+  void init_params(Rng& rng, InitScheme scheme = InitScheme::he_normal);
   // Logical (plain layout) copies of a parameter, and back.
   std::vector<float> read_param(const Param& p) const;
   std::vector<float> read_grad(const Param& p) const;

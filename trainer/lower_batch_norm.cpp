@@ -49,10 +49,9 @@ void update_running_stats(LowerContext& ctx, const BnMemories& b) {
 // The BN output before a fused ReLU is not kept; layer_value() recomputes it from the
 // statistics of the last forward pass.
 void keep_before_relu(LowerContext& ctx, const BnMemories& b, Args train_args, Args infer_args) {
-  bn_fwd::primitive_desc plain_pd(
-      bn_fwd::desc(dnnl::prop_kind::forward_inference, b.md, ctx.options().bn_epsilon,
-                   dnnl_compat::bn_flags(true)),
-      ctx.engine());
+  bn_fwd::primitive_desc plain_pd(bn_fwd::desc(dnnl::prop_kind::forward_inference, b.md,
+                                               ctx.layer().bn_epsilon, dnnl_compat::bn_flags(true)),
+                                  ctx.engine());
   train_args.erase(DNNL_ARG_WORKSPACE);
   train_args.erase(DNNL_ARG_DST);
   infer_args.erase(DNNL_ARG_DST);
@@ -62,7 +61,7 @@ void keep_before_relu(LowerContext& ctx, const BnMemories& b, Args train_args, A
 void bn_backward(LowerContext& ctx, const BnMemories& b, const bn_fwd::primitive_desc& train_pd) {
   dnnl::batch_normalization_backward::primitive_desc bwd_pd(
       dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, b.md, b.md,
-                                               ctx.options().bn_epsilon,
+                                               ctx.layer().bn_epsilon,
                                                dnnl_compat::bn_flags(false, b.fused)),
       ctx.attr(), ctx.engine(), train_pd);
   Args args{{DNNL_ARG_SRC, ctx.in(0).value},     {DNNL_ARG_MEAN, b.mean},
@@ -81,7 +80,7 @@ void lower_batch_norm(LowerContext& ctx) {
   BnMemories b;
   b.md = ctx.in(0).md;
   ctx.make_output(b.md);
-  const float eps = ctx.options().bn_epsilon;
+  const float eps = ctx.layer().bn_epsilon;
   b.fused = ctx.bn_relu();
   bn_fwd::primitive_desc train_pd(bn_fwd::desc(dnnl::prop_kind::forward_training, b.md, eps,
                                                dnnl_compat::bn_flags(false, b.fused)),

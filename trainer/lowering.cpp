@@ -27,6 +27,7 @@ constexpr Lowering kLowerings[] = {
     {LayerKind::drop_path, lower_drop},
     {LayerKind::global_avg_pool, lower_pool},
     {LayerKind::dropout, lower_drop},
+    {LayerKind::zero, lower_zero},
     {LayerKind::fully_connected, lower_fully_connected},
 };
 static_assert(std::size(kLowerings) == kLayerKindCount, "one lowering per layer kind");
@@ -41,11 +42,8 @@ static_assert(lowerings_in_enum_order(), "kLowerings must be indexed by LayerKin
 }  // namespace
 
 void lower_input(LowerContext& ctx) {
-  const Layer& l = ctx.layer();
-  Tensor& out = ctx.out();
-  out.md =
-      memory::desc(nchw_dims(ctx.batch(), l.out), memory::data_type::f32, memory::format_tag::nchw);
-  out.value = ctx.program().alloc(out.md);
+  ctx.make_output(memory::desc(nchw_dims(ctx.batch(), ctx.layer().out), memory::data_type::f32,
+                               memory::format_tag::nchw));
 }
 
 LowerContext::LowerContext(Program& program, const Plan& plan, const Network& network,

@@ -137,6 +137,7 @@ void lower_add(LowerContext& ctx);
 void lower_concat(LowerContext& ctx);
 void lower_shift(LowerContext& ctx);
 void lower_drop(LowerContext& ctx);  // drop_path, dropout
+void lower_zero(LowerContext& ctx);
 void lower_fully_connected(LowerContext& ctx);
 
 }  // namespace cf::detail

@@ -119,11 +119,16 @@ Plan plan_network(const Network& network, const ExecutorOptions& options) {
   plan.alias = pass_through_aliases(network, options);
   plan.bn_relu.assign(L, false);
   if (options.fuse_bn_relu) fuse_bn_relu(network, plan.alias, plan.bn_relu);
+  // A zero layer reads nothing of its input (only its shape), so it has no input and no
+  // gradient here: its input's gradient counts no contribution from it.
   plan.inputs.resize(L);
   for (int i = 0; i < L; ++i)
-    for (int in : layers[i].inputs) plan.inputs[i].push_back(plan.alias[in]);
+    if (layers[i].kind != LayerKind::zero)
+      for (int in : layers[i].inputs) plan.inputs[i].push_back(plan.alias[in]);
   plan.has_grad.resize(L);
-  for (int i = 0; i < L; ++i) plan.has_grad[i] = layers[i].kind != LayerKind::input;
+  for (int i = 0; i < L; ++i)
+    plan.has_grad[i] =
+        layers[i].kind == LayerKind::input ? options.input_grad : layers[i].kind != LayerKind::zero;
   plan_gradient_order(plan);
   plan.grad_host.assign(L, -1);
   if (options.reuse_gradient_buffers) plan_gradient_hosts(network, plan);

@@ -1,14 +1,18 @@
 // cellforge benchmark nb201: search strategies on the NAS-Bench-201 table.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "controller/nb201_benchmark.h"
+#include "results/zero_cost_csv.h"
 #include "search/cli/options.h"
 
 namespace cf::cli {
@@ -61,7 +65,8 @@ nlohmann::json number_or_null(double v) {
 
 // What the command line asked for, validated.
 struct BenchmarkArgs {
-  std::string table_path, strategy;
+  std::string table_path, strategy, scores_path, warmup, proposal;
+  std::vector<ZeroCostProxy> warmup_proxies, proposal_proxies;
   Nb201Dataset dataset = Nb201Dataset::cifar10;
   int queries = 0, runs = 0, threads = 1;
   uint64_t seed = 0;
@@ -110,6 +115,28 @@ void add_strategy_options(po::options_description& evolution, po::options_descri
   add("grad-clip", real(&rlo.grad_clip), "gradient-norm limit (0 = none)");
 }
 
+// "PROXY[+PROXY...]:N" -> N, with the proxies; 0 for an empty spec.
+int parse_guide(const std::string& spec, const char* flag, const std::string& usage,
+                std::vector<ZeroCostProxy>& proxies) {
+  if (spec.empty()) return 0;
+  const size_t colon = spec.rfind(':');
+  const std::string count = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  int n = 0;
+  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
+  if (colon == std::string::npos || ec != std::errc() || end != count.data() + count.size() ||
+      n < 1)
+    throw UsageError(std::string(flag) + ": '" + spec + "' is not PROXY:N (e.g. synflow:3000)",
+                     usage);
+  std::stringstream names(spec.substr(0, colon));
+  for (std::string name; std::getline(names, name, '+');) {
+    const auto p = zero_cost_proxy_from_name(name);
+    if (!p)
+      throw UsageError(std::string(flag) + ": '" + name + "' is not a zero-cost proxy", usage);
+    proxies.push_back(*p);
+  }
+  return n;
+}
+
 void validate_benchmark_args(BenchmarkArgs& a, const po::variables_map& vm,
                              const std::string& benchmark, const std::string& dataset_name,
                              const std::string& algorithm_name, const std::string& usage) {
@@ -137,6 +164,13 @@ void validate_benchmark_args(BenchmarkArgs& a, const po::variables_map& vm,
   if (!algorithm)
     throw UsageError("--rl-algorithm: '" + algorithm_name + "' is not ppo or reinforce", usage);
   a.options.rl.algorithm = *algorithm;
+  a.options.guide.warmup = parse_guide(a.warmup, "--warmup", usage, a.warmup_proxies);
+  a.options.guide.proposal = parse_guide(a.proposal, "--proposal", usage, a.proposal_proxies);
+  if ((!a.warmup.empty() || !a.proposal.empty()) && a.scores_path.empty())
+    throw UsageError("--warmup and --proposal need --scores FILE (cellforge zero-cost --all)",
+                     usage);
+  if (!a.warmup.empty() && !a.proposal.empty() && a.warmup_proxies != a.proposal_proxies)
+    throw UsageError("--warmup and --proposal must use the same proxies", usage);
   try {
     validate(a.options);
   } catch (const ControllerError& e) {
@@ -150,7 +184,8 @@ void validate_benchmark_args(BenchmarkArgs& a, const po::variables_map& vm,
 std::optional<BenchmarkArgs> parse_benchmark_args(const Args& args) {
   const std::string usage_line =
       "cellforge benchmark nb201 --table FILE --strategy random|evolution|rl --queries Q "
-      "--runs R [--dataset cifar10|cifar100|imagenet16] [--seed S] [--json] [strategy options]";
+      "--runs R [--dataset cifar10|cifar100|imagenet16] [--seed S] [--json] [--warmup PROXY:W] "
+      "[--proposal PROXY:M --scores FILE] [strategy options]";
   BenchmarkArgs a;
   a.options = benchmark_defaults();
   a.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -170,6 +205,15 @@ std::optional<BenchmarkArgs> parse_benchmark_args(const Args& args) {
   add("threads", po::value(&a.threads)->default_value(a.threads),
       "worker threads (results do not depend on it)");
   add("json", po::bool_switch(&a.json), "print one JSON object");
+  add("warmup", po::value(&a.warmup),
+      "PROXY[+PROXY...]:W zero-cost warm-up: the best of W random "
+      "cells by the proxy (or the average rank of several) start the search");
+  add("proposal", po::value(&a.proposal),
+      "PROXY[+PROXY...]:M evolution proposes the best-scored "
+      "of M mutations");
+  add("scores", po::value(&a.scores_path),
+      "zero-cost scores of every cell (cellforge zero-cost "
+      "--all); needed by --warmup and --proposal");
   po::options_description evolution("evolution options"), rl("rl options");
   add_strategy_options(evolution, rl, a.options, algorithm_name);
   po::options_description all, shown;
@@ -218,6 +262,7 @@ nlohmann::json strategy_options_json(const std::string& strategy,
 struct BenchmarkOutput {
   Nb201BenchmarkSummary summary;
   double table_best = 0, seconds = 0;
+  double seconds_per_score = 0;  // mean of the scores file's seconds column
 };
 
 void print_json(const BenchmarkArgs& a, const BenchmarkOutput& o) {
@@ -225,24 +270,29 @@ void print_json(const BenchmarkArgs& a, const BenchmarkOutput& o) {
   nlohmann::json curve = nlohmann::json::array();
   for (int q : curve_points(a.queries))
     curve.push_back({{"queries", q}, {"mean", number_or_null(o.summary.mean_curve[q - 1])}});
-  const nlohmann::json out = {{"benchmark", "nb201"},
-                              {"strategy", a.strategy},
-                              {"dataset", ds},
-                              {"search_signal", ds + "_valid_12ep"},
-                              {"reported", ds + "_test_200ep"},
-                              {"runs", a.runs},
-                              {"queries", a.queries},
-                              {"seed", a.seed},
-                              {"mean", number_or_null(o.summary.mean_test)},
-                              {"std", number_or_null(o.summary.std_test)},
-                              {"runs_with_result", o.summary.runs_with_result},
-                              {"mean_signal", number_or_null(o.summary.mean_signal)},
-                              {"mean_unique", o.summary.mean_unique},
-                              {"curve", curve},
-                              {"table_best", o.table_best},
-                              {"options", strategy_options_json(a.strategy, a.options)},
-                              {"threads", a.threads},
-                              {"seconds", o.seconds}};
+  const nlohmann::json out = {
+      {"benchmark", "nb201"},
+      {"strategy", a.strategy},
+      {"dataset", ds},
+      {"search_signal", ds + "_valid_12ep"},
+      {"reported", ds + "_test_200ep"},
+      {"runs", a.runs},
+      {"queries", a.queries},
+      {"seed", a.seed},
+      {"mean", number_or_null(o.summary.mean_test)},
+      {"std", number_or_null(o.summary.std_test)},
+      {"runs_with_result", o.summary.runs_with_result},
+      {"mean_signal", number_or_null(o.summary.mean_signal)},
+      {"mean_unique", o.summary.mean_unique},
+      {"curve", curve},
+      {"table_best", o.table_best},
+      {"warmup", a.warmup},
+      {"proposal", a.proposal},
+      {"zero_cost_scored_per_run", o.summary.mean_scored},
+      {"zero_cost_seconds_per_run", o.summary.mean_scored * o.seconds_per_score},
+      {"options", strategy_options_json(a.strategy, a.options)},
+      {"threads", a.threads},
+      {"seconds", o.seconds}};
   std::cout << out.dump() << "\n";
 }
 
@@ -269,6 +319,14 @@ void print_text(const BenchmarkArgs& a, const BenchmarkOutput& o) {
               summary.mean_test, summary.std_test);
   std::printf("its search signal (valid, 12 epochs): %.2f %%\n", summary.mean_signal);
   std::printf("distinct architectures per run: %.1f of %d queries\n", summary.mean_unique, queries);
+  if (summary.mean_scored > 0)
+    std::printf(
+        "zero-cost scorings per run (not queries): %.0f (%s%s%s), about %.0f s of scoring "
+        "per run at the scores file's %.3f s per cell\n",
+        summary.mean_scored, a.warmup.empty() ? "" : ("warm-up " + a.warmup).c_str(),
+        !a.warmup.empty() && !a.proposal.empty() ? ", " : "",
+        a.proposal.empty() ? "" : ("proposal " + a.proposal).c_str(),
+        summary.mean_scored * o.seconds_per_score, o.seconds_per_score);
   std::printf("best-so-far test accuracy (mean over runs):\n  %-9s", "queries");
   for (int q : points) std::printf(" %7d", q);
   std::printf("\n  %-9s", "test %");
@@ -292,6 +350,23 @@ int run_benchmark(const Args& args) {
   config.seed = a->seed;
   config.threads = a->threads;
   BenchmarkOutput out;
+  if (!a->scores_path.empty()) {
+    const std::vector<ZeroCostRow> rows = read_zero_cost_csv(a->scores_path);
+    const auto& proxies = a->warmup_proxies.empty() ? a->proposal_proxies : a->warmup_proxies;
+    auto scores = std::make_shared<const std::vector<std::optional<double>>>(
+        nb201_guide_scores(rows, proxies));
+    double seconds = 0;
+    for (const ZeroCostRow& row : rows) seconds += row.seconds;
+    out.seconds_per_score = rows.empty() ? 0 : seconds / static_cast<double>(rows.size());
+    const std::string path = a->scores_path;
+    config.scorer = [scores, path, &table](const DecisionSeq& seq) {
+      const auto& v = (*scores)[table.space().dense_index(seq)];
+      if (!v)
+        throw std::runtime_error(path + " has no score for " + table.space().arch_string(seq) +
+                                 " (score every cell: cellforge zero-cost --all)");
+      return *v;
+    };
+  }
   const auto start = std::chrono::steady_clock::now();
   out.summary = run_nb201_benchmark(table, config);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

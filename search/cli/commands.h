@@ -1,6 +1,7 @@
 #pragma once
 // Subcommands of the cellforge executable. Each takes the arguments after its name and returns
-// the process exit code. Bad command lines throw UsageError (main prints it with the usage, exit 2).
+// the process exit code. Bad command lines throw UsageError (main prints it with the usage, exit
+// 2).
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ int run_report(const Args& args);
 int run_fidelity(const Args& args);
 int run_train(const Args& args);
 int run_benchmark(const Args& args);
+int run_zero_cost(const Args& args);
 int run_search(const Args& args);
 int run_resume(const Args& args);
 int run_status(const Args& args);

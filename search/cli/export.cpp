@@ -69,9 +69,9 @@ struct ExportRequest {
   }
 };
 
-// What to export: (file stem, genotype) pairs, and the inputs' normalisation when known.
+// What to export: (file stem, architecture) pairs, and the inputs' normalisation when known.
 struct ExportPlan {
-  std::vector<std::pair<std::string, Genotype>> archs;
+  std::vector<std::pair<std::string, Architecture>> archs;
   InputNormalisation norm;
 };
 
@@ -87,7 +87,7 @@ std::optional<ExportRequest> parse_export_request(const Args& args) {
       ("help,h", "show this help")
       ("run-dir", po::value(&r.run_dir), "campaign run directory, or a trained network's directory "
        "(train --out / --from): its genotype, stacking (config.ini) and weights.bin")
-      ("arch", po::value(&r.arch), "built-in name or genotype JSON file (instead of RUN_DIR)")
+      ("arch", po::value(&r.arch), "built-in name, NAS-Bench-201 string or genotype JSON file (instead of RUN_DIR)")
       ("format", po::value(&formats)->default_value(formats), "comma-separated: json, dot, svg, pytorch, onnx")
       ("top", po::value(&r.top)->default_value(r.top), "export the K best candidates of RUN_DIR")
       ("weights", po::value(&r.weights), "trained weights (cellforge weights file) for pytorch/onnx")
@@ -121,7 +121,7 @@ std::optional<ExportRequest> parse_export_request(const Args& args) {
 ExportPlan plan_trained_dir(ExportRequest& r) {
   ExportPlan plan;
   const std::filesystem::path dir = r.run_dir;
-  Genotype g = resolve_genotype((dir / "genotype.json").string());
+  Architecture g = load_architecture_file(dir / "genotype.json");
   if (std::filesystem::exists(dir / "config.ini")) {
     const TrainConfig tc = load_train_config(dir / "config.ini");
     r.set_default("cells-per-stack", r.stacking.cells_per_stack, tc.network.cells_per_stack);
@@ -139,7 +139,7 @@ ExportPlan plan_trained_dir(ExportRequest& r) {
   if (r.weights.empty() && std::filesystem::exists(dir / "weights.bin"))
     r.weights = (dir / "weights.bin").string();
   std::string stem =
-      safe_file_stem(g.name.empty() ? dir.filename().string() : g.name, canonical_hash(g));
+      safe_file_stem(g.name().empty() ? dir.filename().string() : g.name(), canonical_hash(g));
   plan.archs.emplace_back(stem, std::move(g));
   return plan;
 }
@@ -172,7 +172,8 @@ ExportPlan plan_campaign(ExportRequest& r) {
     Genotype g = store.genotype(c);
     const std::string hash = canonical_hash(g);
     g.name = config.name + "_rank" + std::to_string(rank) + "_" + hash;
-    plan.archs.emplace_back(safe_file_stem("rank" + std::to_string(rank++), hash), std::move(g));
+    plan.archs.emplace_back(safe_file_stem("rank" + std::to_string(rank++), hash),
+                            Architecture(std::move(g)));
   }
   return plan;
 }
@@ -181,9 +182,11 @@ ExportPlan plan_export(ExportRequest& r) {
   if (!r.run_dir.empty() && is_trained_dir(r.run_dir)) return plan_trained_dir(r);
   if (r.run_dir.empty()) {
     ExportPlan plan;
-    Genotype g = resolve_genotype(r.arch);
-    std::string stem = safe_file_stem(
-        g.name.empty() ? std::filesystem::path(r.arch).stem().string() : g.name, canonical_hash(g));
+    Architecture g = resolve_architecture(r.arch);
+    apply_space_defaults(g, r.vm, r.stacking, r.usage);
+    const std::string fallback =
+        g.is_nb201() ? std::string("nb201") : std::filesystem::path(r.arch).stem().string();
+    std::string stem = safe_file_stem(g.name().empty() ? fallback : g.name(), canonical_hash(g));
     plan.archs.emplace_back(stem, std::move(g));
     return plan;
   }
@@ -192,7 +195,7 @@ ExportPlan plan_export(ExportRequest& r) {
 
 // The PyTorch module and weights, and the ONNX model, of one network (weights loaded or fresh).
 void export_weights_formats(const ExportRequest& r, const ExportPlan& plan, const std::string& stem,
-                            const Genotype& genotype, const Network& network,
+                            const Architecture& arch, const Network& network,
                             std::vector<std::string>& written) {
   const int64_t estimate = Executor::estimate_bytes(network, 1);
   const auto limit = static_cast<int64_t>(r.memory_limit_gb * double(int64_t{1} << 30));
@@ -214,9 +217,11 @@ void export_weights_formats(const ExportRequest& r, const ExportPlan& plan, cons
   const NetworkSpec& spec = network.spec;
   if (r.formats.count("pytorch")) {
     const std::string description =
-        "cellforge network " + (genotype.name.empty() ? stem : genotype.name) + ": " +
-        network.notation() + ", " + std::string(stem_name(spec.stem)) + " stem, input " +
-        std::to_string(spec.input.h) + "x" + std::to_string(spec.input.w) + "x" +
+        "cellforge network " + (arch.name().empty() ? stem : arch.name()) + ": " +
+        network.notation() + ", " +
+        (arch.is_nb201() ? std::string("NAS-Bench-201 network")
+                         : std::string(stem_name(spec.stem)) + " stem") +
+        ", input " + std::to_string(spec.input.h) + "x" + std::to_string(spec.input.w) + "x" +
         std::to_string(spec.input.c) + ", " + std::to_string(spec.classes) + " classes, " +
         std::to_string(network.params()) + " parameters.";
     write_text(out_dir / (stem + ".py"),
@@ -232,16 +237,16 @@ void export_weights_formats(const ExportRequest& r, const ExportPlan& plan, cons
 }
 
 void export_one(const ExportRequest& r, const ExportPlan& plan, const std::string& stem,
-                const Genotype& genotype, const NetworkSpec& spec) {
-  const Network network = build_network(genotype, spec);
+                const Architecture& arch, const NetworkSpec& spec) {
+  const Network network = build_network(arch, spec);
   const std::filesystem::path out_dir = r.output;
   std::vector<std::string> written;
   if (r.formats.count("json")) {
-    write_text(out_dir / (stem + ".json"), write_genotype(genotype));
+    write_text(out_dir / (stem + ".json"), write_architecture(arch));
     written.push_back(stem + ".json");
   }
   if (r.formats.count("dot") || r.formats.count("svg")) {
-    const auto svg = write_dot_and_svg(genotype, out_dir / (stem + ".dot"));
+    const auto svg = write_dot_and_svg(arch, out_dir / (stem + ".dot"));
     written.push_back(stem + ".dot");
     if (r.formats.count("svg")) {
       if (svg.empty())
@@ -251,7 +256,7 @@ void export_one(const ExportRequest& r, const ExportPlan& plan, const std::strin
     }
   }
   if (r.formats.count("pytorch") || r.formats.count("onnx"))
-    export_weights_formats(r, plan, stem, genotype, network, written);
+    export_weights_formats(r, plan, stem, arch, network, written);
   std::printf("%s (%s, %lld params):", stem.c_str(), network.notation().c_str(),
               static_cast<long long>(network.params()));
   for (const auto& w : written) std::printf(" %s", w.c_str());
@@ -269,7 +274,7 @@ int run_export(const Args& args) {
     throw UsageError("--weights needs exactly one architecture (use --top 1)", r.usage);
   const NetworkSpec spec = to_network_spec(r.stacking, r.usage);
   std::filesystem::create_directories(r.output);
-  for (const auto& [stem, genotype] : plan.archs) export_one(r, plan, stem, genotype, spec);
+  for (const auto& [stem, arch] : plan.archs) export_one(r, plan, stem, arch, spec);
   return 0;
 }
 

@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
     {"train", cf::cli::run_train, "train a stacked network on an image dataset"},
     {"benchmark", cf::cli::run_benchmark, "search strategies on the NAS-Bench-201 table"},
+    {"zero-cost", cf::cli::run_zero_cost,
+     "zero-cost proxy scores of architectures (CSV, resumable)"},
     {"version", cf::cli::run_version, "print the version"},
 };
 

@@ -85,9 +85,37 @@ std::optional<std::string> run_dir_argument(const Args& args, const std::string&
   return run_dir;
 }
 
-Genotype load_arch(const std::string& arch, const std::string& usage) {
+Architecture load_arch(const std::string& arch, const std::string& usage,
+                       const std::string& space) {
   if (arch.empty()) throw UsageError("--arch is required", usage);
-  return resolve_genotype(arch);
+  if (!space.empty() && space != "nasnet" && space != "nb201")
+    throw UsageError("--space: '" + space + "' is not nasnet or nb201", usage);
+  Architecture a = resolve_architecture(arch);
+  if (!space.empty() && a.space() != space)
+    throw UsageError("--arch is a " + std::string(a.space()) + " architecture, not " + space,
+                     usage);
+  return a;
+}
+
+void add_space_option(po::options_description& options, std::string& space) {
+  options.add_options()("space", po::value(&space),
+                        "nasnet | nb201: the space --arch must belong to (optional; a "
+                        "NAS-Bench-201 string |op~0|+... is nb201)");
+}
+
+void apply_space_defaults(const Architecture& arch, const po::variables_map& vm,
+                          StackingOptions& values, const std::string& usage) {
+  if (!arch.is_nb201()) return;
+  auto given = [&](const char* option) { return vm.count(option) && !vm[option].defaulted(); };
+  for (const char* option : {"stem", "stem-multiplier"})
+    if (given(option))
+      throw UsageError(std::string("--") + option + " does not apply to the NAS-Bench-201 network",
+                       usage);
+  if (values.aux_head)
+    throw UsageError("--aux-head does not apply to the NAS-Bench-201 network", usage);
+  const NetworkSpec nb201 = default_network_spec("nb201");
+  if (!given("cells-per-stack")) values.cells_per_stack = nb201.cells_per_stack;
+  if (!given("filters")) values.filters = nb201.filters;
 }
 
 }  // namespace cf::cli

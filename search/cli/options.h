@@ -1,13 +1,12 @@
 #pragma once
 // Shared command-line plumbing: option parsing that turns every mistake into a UsageError,
 // and the stacking options that stats, draw, train and export share.
+#include <boost/program_options.hpp>
+#include <optional>
 #include <string>
 
-#include <boost/program_options.hpp>
-
-#include <optional>
-
 #include "search/cli/commands.h"
+#include "space/architecture.h"
 #include "space/genotype.h"
 #include "space/network.h"
 
@@ -42,7 +41,18 @@ NetworkSpec to_network_spec(const StackingOptions& values, const std::string& us
 // The RUN_DIR argument of a command that takes nothing else; nullopt after --help.
 std::optional<std::string> run_dir_argument(const Args& args, const std::string& usage_line);
 
-// --arch: a built-in name or a genotype file (UsageError when missing).
-Genotype load_arch(const std::string& arch, const std::string& usage);
+// --arch: a built-in name, a NAS-Bench-201 architecture string or a genotype file of either space
+// (UsageError when missing).
+// `space`, when not empty (--space), must be the architecture's ("nasnet" or "nb201").
+Architecture load_arch(const std::string& arch, const std::string& usage,
+                       const std::string& space = {});
+// Adds --space nasnet|nb201: which space --arch belongs to (checked, optional).
+void add_space_option(boost::program_options::options_description& options, std::string& space);
+
+// The stacking options a space does not share with NASNet: a NAS-Bench-201 architecture takes
+// the benchmark's N = 5 and F = 16 unless --cells-per-stack / --filters were given, and refuses
+// --stem, --stem-multiplier and --aux-head (its network has no such parts).
+void apply_space_defaults(const Architecture& arch, const boost::program_options::variables_map& vm,
+                          StackingOptions& values, const std::string& usage);
 
 }  // namespace cf::cli

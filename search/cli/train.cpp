@@ -69,11 +69,13 @@ struct TrainRequest {
   TrainFlags flags;
   TrainConfig config;
   std::string usage;
+  std::optional<Architecture> arch;  // --arch, resolved (before the flags' stacking defaults)
 };
 
 void add_train_options(po::options_description& options, TrainFlags& f) {
   options.add_options()("help,h", "show this help")(
-      "arch", po::value(&f.arch), "built-in name (nasnet_a, amoebanet_a) or genotype JSON file");
+      "arch", po::value(&f.arch),
+      "built-in name (nasnet_a, amoebanet_a), NAS-Bench-201 string or genotype JSON file");
   add_stacking_options(options, f.stacking, false);
   options.add_options()("data-dir", po::value(&f.data_dir)->default_value(f.data_dir),
                         "dataset directory (IDX or CIFAR binary)")(
@@ -194,7 +196,8 @@ TrainConfig config_with_threads(const TrainFlags& f, const std::string& usage) {
 // Parses and checks the command line; nullopt after --help.
 std::optional<TrainRequest> parse_train_request(const Args& args) {
   const std::string usage_line =
-      "cellforge train --arch NAME|FILE [stacking options] --data-dir DIR --epochs E --batch B "
+      "cellforge train --arch NAME|FILE|NB201_STRING [stacking options] --data-dir DIR --epochs E "
+      "--batch B "
       "--lr X --train-images N --valid-images M [--test] [--threads T] [--seed S] [--save FILE] "
       "[--load FILE]";
   TrainRequest r;
@@ -230,13 +233,17 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
                                          : config_with_threads(f, usage);
   } else {
     if (!f.sets.empty()) throw UsageError("--set needs --config", usage);
+    if (!f.arch.empty()) {
+      r.arch = resolve_architecture(f.arch);
+      apply_space_defaults(*r.arch, vm, f.stacking, usage);
+    }
     r.config = settings_from_flags(f, vm, usage);
   }
   return r;
 }
 
 struct ChosenArch {
-  Genotype genotype;
+  Architecture arch = Genotype{};
   std::string label, hash;
 };
 
@@ -247,8 +254,8 @@ ChosenArch choose_architecture(TrainRequest& r) {
   ChosenArch c;
   c.label = f.arch;
   if (f.from.empty()) {
-    c.genotype = resolve_genotype(f.arch);
-    c.hash = canonical_hash(c.genotype);
+    c.arch = r.arch ? *r.arch : resolve_architecture(f.arch);
+    c.hash = canonical_hash(c.arch);
   } else {
     ResultsStore store(std::filesystem::path(f.from) / "results.sqlite", StoreAccess::read);
     std::vector<CandidateRecord> best = store.ranked_candidates();
@@ -256,14 +263,14 @@ ChosenArch choose_architecture(TrainRequest& r) {
       throw std::runtime_error(f.from + ": has " + std::to_string(best.size()) +
                                " finished candidates, no rank " + std::to_string(f.rank));
     const CandidateRecord& pick = best[f.rank - 1];
-    c.genotype = store.genotype(pick);
+    c.arch = store.genotype(pick);
     c.hash = pick.hash;
-    c.genotype.name = "rank" + std::to_string(f.rank) + "_" + c.hash;
+    c.arch.set_name("rank" + std::to_string(f.rank) + "_" + c.hash);
     c.label = f.from + " rank " + std::to_string(f.rank) + " (candidate " +
               std::to_string(pick.id) + ", proxy " +
               std::to_string(100 * *pick.accuracy).substr(0, 5) + "%)";
     if (f.out_dir.empty())
-      f.out_dir = (std::filesystem::path(f.from) / "transfer" / c.genotype.name).string();
+      f.out_dir = (std::filesystem::path(f.from) / "transfer" / c.arch.name()).string();
   }
   if (f.resume && f.out_dir.empty()) throw UsageError("--resume needs --out (or --from)", r.usage);
   return c;
@@ -271,7 +278,7 @@ ChosenArch choose_architecture(TrainRequest& r) {
 
 // The output directory: a checkpoint to resume from (with --resume), the genotype and config.
 std::optional<TrainCheckpoint> prepare_output(const TrainRequest& r, Executor& executor,
-                                              const Genotype& genotype) {
+                                              const Architecture& arch) {
   const TrainFlags& f = r.flags;
   if (f.out_dir.empty()) return std::nullopt;
   const std::filesystem::path out = f.out_dir;
@@ -285,7 +292,7 @@ std::optional<TrainCheckpoint> prepare_output(const TrainRequest& r, Executor& e
     throw std::runtime_error(f.out_dir +
                              " already holds a training run; use --resume to continue it");
   }
-  write_file_atomic(out / "genotype.json", write_genotype(genotype));
+  write_file_atomic(out / "genotype.json", write_architecture(arch));
   write_file_atomic(out / "config.ini", ini_text(r.config.values));
   return checkpoint;
 }
@@ -308,8 +315,7 @@ void record_result(const TrainRequest& r, const ChosenArch& arch, const Network&
   write_file_atomic(out / "result.json", record.dump(2) + "\n");
   if (!f.from.empty()) {
     ResultsStore store(std::filesystem::path(f.from) / "results.sqlite", StoreAccess::write);
-    store.add_event("transfer", arch.genotype.name + " trained in " + f.out_dir +
-                                    ": test accuracy " +
+    store.add_event("transfer", arch.arch.name() + " trained in " + f.out_dir + ": test accuracy " +
                                     std::to_string(100 * result.test_accuracy) + "%, " +
                                     std::to_string(network.params()) + " params");
   }
@@ -366,12 +372,12 @@ int run_train(const Args& args) {
         (f.config_file.empty() ? std::string("stacking options") : f.config_file) + ": " +
         e.what());
   }
-  const Network network = build_network(arch.genotype, spec);
+  const Network network = build_network(arch.arch, spec);
   if (!f.json)
     std::printf(
         "training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
         "%d epochs, batch %d, %d threads\n",
-        arch.genotype.name.empty() ? arch.label.c_str() : arch.genotype.name.c_str(),
+        arch.arch.name().empty() ? arch.label.c_str() : arch.arch.name().c_str(),
         network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6, data.name.c_str(),
         data.train.count, data.valid.count, opts.epochs, opts.batch, opts.threads);
   const int64_t estimate = Executor::estimate_bytes(network, opts.batch);
@@ -388,7 +394,7 @@ int run_train(const Args& args) {
   eo.drop_path = opts.drop_path > 0.0f;
   Executor executor(network, eo);
   if (!f.load.empty()) load_weights(executor, f.load);
-  std::optional<TrainCheckpoint> checkpoint = prepare_output(r, executor, arch.genotype);
+  std::optional<TrainCheckpoint> checkpoint = prepare_output(r, executor, arch.arch);
   Progress progress(opts.epochs);
   TrainCallbacks callbacks;
   if (!f.json) {
