@@ -16,6 +16,7 @@
 #include "search/evaluator.h"
 #include "search/mpi_session.h"
 #include "search/run_dir.h"
+#include "search/zero_cost_guide.h"
 #include "space/file_io.h"
 #include "space/nb201.h"
 #include "space/network.h"
@@ -80,6 +81,11 @@ class CampaignRun {
   void prepare() {
     space_ = make_space(config_);
     controller_ = make_controller(config_.strategy, config_.controller, *space_, config_.seed);
+    if (config_.warmup.count > 0 || config_.proposal.count > 0) {
+      scorer_ = std::make_shared<CampaignScorer>(config_, *space_);
+      controller_->set_scorer(
+          [scorer = scorer_](const DecisionSeq& seq) { return (*scorer)(seq); });
+    }
     if (config_.space_type == "nb201") evaluator_ = make_table_evaluator(config_);
   }
 
@@ -364,6 +370,14 @@ class CampaignRun {
     std::snprintf(buf, sizeof buf, "%.2f%%", result.best ? 100 * *result.best->accuracy : 0.0);
     message("info", std::to_string(result.observed) + " candidates observed; best accuracy " +
                         (result.best ? std::string(buf) : std::string("n/a")));
+    if (scorer_ && scorer_->count() > 0) {
+      char text[160];
+      std::snprintf(text, sizeof text,
+                    "zero-cost guidance: %lld scorings in %.1f s this session (not candidates)",
+                    static_cast<long long>(scorer_->count()), scorer_->seconds());
+      message("info", text);
+      store_->add_event("zero-cost", text);
+    }
     // A campaign whose every finished candidate failed found nothing: say why.
     for (const auto& [id, r] : records_)
       if (r.status == CandidateStatus::failed && !result.first_failure) result.first_failure = r;
@@ -382,6 +396,7 @@ class CampaignRun {
   const std::filesystem::path dir_;
   std::unique_ptr<SearchSpace> space_;
   std::unique_ptr<Controller> controller_;
+  std::shared_ptr<CampaignScorer> scorer_;  // zero-cost guidance, when configured
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<RunLock> lock_;
   std::unique_ptr<ResultsStore> store_;

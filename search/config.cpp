@@ -375,9 +375,12 @@ const SettingDef kSettings[] = {
     {"data.valid_images", "proxy.valid_images", KeyType::integer, "0", "5000", 0, 1e8, "",
      "validation images held out of the training files (a campaign needs at least 1)",
      CF_APPLY(s.data.valid_images = to_int(v))},
-    {"data.horizontal_flip", "proxy.horizontal_flip", KeyType::choice, "auto", "auto", 0, 0, "auto|true|false",
-     "random horizontal flips in training (auto: the format's default, on for IDX and CIFAR; false for digits)",
-     CF_APPLY(s.data.horizontal_flip = v == "auto" ? std::nullopt : std::optional<bool>(v == "true"))},
+    {"data.horizontal_flip", "proxy.horizontal_flip", KeyType::choice, "auto", "auto", 0, 0,
+     "auto|true|false",
+     "random horizontal flips in training (auto: the format's default, on for IDX and CIFAR; false "
+     "for digits)",
+     CF_APPLY(s.data.horizontal_flip =
+                  v == "auto" ? std::nullopt : std::optional<bool>(v == "true"))},
     {"data.test", nullptr, KeyType::boolean, "true", "false", 0, 0, "",
      "report accuracy on the test files",
      CF_APPLY(s.data.load_test = s.train.evaluate_test = to_bool(v))},
@@ -407,7 +410,8 @@ const SettingDef kSettings[] = {
     {"train.cutout", nullptr, KeyType::integer, "0", "0", 0, 1024, "",
      "cutout square side (0: off)", CF_APPLY(s.train.cutout = to_int(v))},
     {"train.augment", "proxy.augment", KeyType::boolean, "true", "true", 0, 0, "",
-     "random crop and flip (flip as data.horizontal_flip says)", CF_APPLY(s.train.augment = to_bool(v))},
+     "random crop and flip (flip as data.horizontal_flip says)",
+     CF_APPLY(s.train.augment = to_bool(v))},
     {"train.aux_weight", nullptr, KeyType::real, "0.4", "0.4", 0, 10, "",
      "auxiliary head loss weight", CF_APPLY(s.train.aux_weight = to_float(v))},
     {"train.threads", "proxy.threads", KeyType::integer, "2", "2", 1, 1024, "",
@@ -433,49 +437,59 @@ KeyDef campaign_key(const char* key, KeyType type, const char* def, double min, 
 // order of the frozen config and the docs.
 std::vector<KeyDef> make_campaign_keys() {
   std::vector<KeyDef> keys = {
-      campaign_key("campaign.name", KeyType::text, "", 0, 0, "",
-                   "campaign name (default: the config file's name)", CF_SET(c.name = v)),
-      campaign_key("campaign.dir", KeyType::text, "", 0, 0, "",
-                   "run directory (default: runs/<name>)", CF_SET(c.dir = v)),
-      campaign_key("campaign.seed", KeyType::unsigned64, "0", 0, kBig, "",
-                   "seed of the controller and of every candidate's training",
-                   CF_SET(c.seed = std::stoull(v))),
-      campaign_key("space.type", KeyType::choice, "nasnet", 0, 0, "nasnet|nb201", "search space",
-                   CF_SET(c.space_type = v)),
-      campaign_key("space.ops", KeyType::list, "", 0, 0, "",
-                   "comma-separated op subset of the NASNet space (default: the paper's 13 ops)",
-                   CF_SET(c.ops = split_list(v))),
-      campaign_key("space.blocks", KeyType::integer, "5", 1, 10, "", "blocks per cell (B)",
-                   CF_SET(c.blocks = to_int(v))),
-      campaign_key("space.combines", KeyType::list, "add", 0, 0, "",
-                   "allowed block combines: add, concat", CF_SET(c.combines = split_list(v))),
-      campaign_key("controller.strategy", KeyType::choice, "evolution", 0, 0, "random|evolution|rl",
-                   "search strategy", CF_SET(c.strategy = v)),
-      campaign_key("controller.population", KeyType::integer, "20", 2, 1e6, "",
-                   "evolution: population size P",
-                   CF_SET(c.controller.evolution.population = to_int(v))),
-      campaign_key("controller.sample_size", KeyType::integer, "5", 1, 1e6, "",
-                   "evolution: tournament size S",
-                   CF_SET(c.controller.evolution.sample_size = to_int(v))),
-      campaign_key("controller.identity_prob", KeyType::real, "0.05", 0, 1, "",
-                   "evolution: probability of an unchanged child",
-                   CF_SET(c.controller.evolution.identity_prob = std::stod(v))),
-      campaign_key("controller.rl_algorithm", KeyType::choice, "ppo", 0, 0, "ppo|reinforce",
-                   "rl: policy-gradient algorithm",
-                   CF_SET(c.controller.rl.algorithm = *rl_algorithm_from_name(v))),
-      campaign_key("controller.rl_hidden", KeyType::integer, "100", 4, 4096, "",
-                   "rl: LSTM hidden units", CF_SET(c.controller.rl.lstm_hidden = to_int(v))),
-      campaign_key("controller.rl_batch", KeyType::integer, "10", 1, 1e5, "",
-                   "rl: episodes per policy update",
-                   CF_SET(c.controller.rl.batch_size = to_int(v))),
-      campaign_key("controller.rl_lr", KeyType::real, "0.00035", 1e-9, 1, "",
-                   "rl: Adam learning rate", CF_SET(c.controller.rl.learning_rate = std::stod(v))),
-      campaign_key("controller.rl_entropy", KeyType::real, "0.0001", 0, 10, "",
-                   "rl: entropy bonus weight",
-                   CF_SET(c.controller.rl.entropy_weight = std::stod(v))),
-      campaign_key("controller.rl_baseline_decay", KeyType::real, "0.95", 0, 0.999999, "",
-                   "rl: reward baseline decay",
-                   CF_SET(c.controller.rl.baseline_decay = std::stod(v))),
+    campaign_key("campaign.name", KeyType::text, "", 0, 0, "",
+                 "campaign name (default: the config file's name)", CF_SET(c.name = v)),
+    campaign_key("campaign.dir", KeyType::text, "", 0, 0, "",
+                 "run directory (default: runs/<name>)", CF_SET(c.dir = v)),
+    campaign_key("campaign.seed", KeyType::unsigned64, "0", 0, kBig, "",
+                 "seed of the controller and of every candidate's training",
+                 CF_SET(c.seed = std::stoull(v))),
+    campaign_key("space.type", KeyType::choice, "nasnet", 0, 0, "nasnet|nb201", "search space",
+                 CF_SET(c.space_type = v)),
+    campaign_key("space.ops", KeyType::list, "", 0, 0, "",
+                 "comma-separated op subset of the NASNet space (default: the paper's 13 ops)",
+                 CF_SET(c.ops = split_list(v))),
+    campaign_key("space.blocks", KeyType::integer, "5", 1, 10, "", "blocks per cell (B)",
+                 CF_SET(c.blocks = to_int(v))),
+    campaign_key("space.combines", KeyType::list, "add", 0, 0, "",
+                 "allowed block combines: add, concat", CF_SET(c.combines = split_list(v))),
+    campaign_key("controller.strategy", KeyType::choice, "evolution", 0, 0, "random|evolution|rl",
+                 "search strategy", CF_SET(c.strategy = v)),
+    campaign_key("controller.population", KeyType::integer, "20", 2, 1e6, "",
+                 "evolution: population size P",
+                 CF_SET(c.controller.evolution.population = to_int(v))),
+    campaign_key("controller.sample_size", KeyType::integer, "5", 1, 1e6, "",
+                 "evolution: tournament size S",
+                 CF_SET(c.controller.evolution.sample_size = to_int(v))),
+    campaign_key("controller.identity_prob", KeyType::real, "0.05", 0, 1, "",
+                 "evolution: probability of an unchanged child",
+                 CF_SET(c.controller.evolution.identity_prob = std::stod(v))),
+    campaign_key("controller.rl_algorithm", KeyType::choice, "ppo", 0, 0, "ppo|reinforce",
+                 "rl: policy-gradient algorithm",
+                 CF_SET(c.controller.rl.algorithm = *rl_algorithm_from_name(v))),
+    campaign_key("controller.rl_hidden", KeyType::integer, "100", 4, 4096, "",
+                 "rl: LSTM hidden units", CF_SET(c.controller.rl.lstm_hidden = to_int(v))),
+    campaign_key("controller.rl_batch", KeyType::integer, "10", 1, 1e5, "",
+                 "rl: episodes per policy update", CF_SET(c.controller.rl.batch_size = to_int(v))),
+    campaign_key("controller.rl_lr", KeyType::real, "0.00035", 1e-9, 1, "",
+                 "rl: Adam learning rate", CF_SET(c.controller.rl.learning_rate = std::stod(v))),
+    campaign_key("controller.rl_entropy", KeyType::real, "0.0001", 0, 10, "",
+                 "rl: entropy bonus weight", CF_SET(c.controller.rl.entropy_weight = std::stod(v))),
+    campaign_key("controller.rl_baseline_decay", KeyType::real, "0.95", 0, 0.999999, "",
+                 "rl: reward baseline decay",
+                 CF_SET(c.controller.rl.baseline_decay = std::stod(v))),
+    campaign_key("controller.warmup", KeyType::text, "", 0, 0, "",
+                 "zero-cost warm-up PROXY[+PROXY...]:W (e.g. synflow:1000): the best of W random "
+                 "cells by the proxy start the search (evolution's population, rl's first batch, "
+                 "random's first W); scorings are not candidates",
+                 CF_SET((void)c; (void)v)),  // parsed in load_config, errors with the line
+    campaign_key("controller.proposal", KeyType::text, "", 0, 0, "",
+                 "evolution: zero-cost move proposal PROXY:M, the best-scored of M mutations",
+                 CF_SET((void)c; (void)v)),
+    campaign_key("controller.scores", KeyType::text, "", 0, 0, "",
+                 "nb201: zero-cost scores of every cell (cellforge zero-cost --all); nasnet: "
+                 "empty, scores are computed on the proxy network and a minibatch of its data",
+                 CF_SET(c.scores = v)),
   };
   for (const SettingDef& s : kSettings)
     if (s.proxy_key)
@@ -541,6 +555,20 @@ void check_campaign(const CampaignConfig& config,
       throw bad("space.combines", "'" + c + "' is not add or concat");
   if (config.space_type == "nb201" && config.table.empty())
     throw bad("proxy.table", "required for space.type = nb201");
+  const bool guided = config.warmup.count > 0 || config.proposal.count > 0;
+  if (config.proposal.count > 0 && config.strategy != "evolution")
+    throw bad("controller.proposal", "move proposals need controller.strategy = evolution");
+  if (config.warmup.count > 0 && config.proposal.count > 0 &&
+      config.warmup.proxies != config.proposal.proxies)
+    throw bad("controller.proposal", "must use the proxies of controller.warmup");
+  if (guided && config.space_type == "nb201" && config.scores.empty())
+    throw bad("controller.scores", "required for zero-cost guidance in space.type = nb201");
+  if (guided && config.space_type == "nasnet" && !config.scores.empty())
+    throw bad("controller.scores", "nasnet campaigns compute their scores (leave it empty)");
+  for (const GuideSpec* g : {&config.warmup, &config.proposal})
+    if (config.space_type == "nasnet" && g->proxies.size() > 1)
+      throw bad(g == &config.warmup ? "controller.warmup" : "controller.proposal",
+                "nasnet campaigns score with one proxy (an average rank needs every score first)");
   const auto& evo = config.controller.evolution;
   if (evo.sample_size > evo.population)
     throw bad("controller.sample_size", std::to_string(evo.sample_size) +
@@ -576,14 +604,26 @@ CampaignConfig load_config(const std::filesystem::path& file,
   if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
   if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
   // Proxy settings that campaigns do not expose keep their proxy values.
-  for (const SettingDef& s : kSettings) s.apply(config.proxy, s.proxy_default);  // exposed ones: set below
+  for (const SettingDef& s : kSettings)
+    s.apply(config.proxy, s.proxy_default);  // exposed ones: set below
   apply_all(campaign_keys(), v, &config, &config.proxy);
   const std::string fname = file.string();
-  check_campaign(config, [&](const std::string& key) {
+  auto where_of = [&](const std::string& key) {
     for (const auto& o : overrides)
       if (o.rfind(key + "=", 0) == 0) return "--set " + o;
     return fname + (line_of.count(key) ? ":" + std::to_string(line_of[key]) : "");
-  });
+  };
+  for (auto [key, spec] : {std::pair{"controller.warmup", &config.warmup},
+                           std::pair{"controller.proposal", &config.proposal}}) {
+    try {
+      *spec = parse_guide_spec(v.at(key));
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(where_of(key) + ": " + key + ": " + e.what());
+    }
+  }
+  config.controller.guide.warmup = config.warmup.count;
+  config.controller.guide.proposal = config.proposal.count;
+  check_campaign(config, where_of);
   return config;
 }
 
@@ -647,6 +687,28 @@ TrainConfig train_config_from_settings(const std::vector<Setting>& settings) {
   }
   apply_all(train_keys(), c.values, nullptr, &c);
   return c;
+}
+
+GuideSpec parse_guide_spec(const std::string& text) {
+  GuideSpec spec;
+  if (text.empty()) return spec;
+  const size_t colon = text.rfind(':');
+  const std::string count = colon == std::string::npos ? "" : text.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), spec.count);
+  if (colon == std::string::npos || ec != std::errc() || end != count.data() + count.size() ||
+      spec.count < 1 || spec.count > 10'000'000)
+    throw std::invalid_argument("'" + text +
+                                "' is not PROXY:N with N in [1, 10000000] (e.g. synflow:1000)");
+  std::stringstream names(text.substr(0, colon));
+  for (std::string name; std::getline(names, name, '+');) {
+    const auto p = zero_cost_proxy_from_name(name);
+    if (!p)
+      throw std::invalid_argument("'" + name +
+                                  "' is not a zero-cost proxy (synflow, naswot, "
+                                  "grad_norm, snip, jacob_cov, params, macs)");
+    spec.proxies.push_back(*p);
+  }
+  return spec;
 }
 
 }  // namespace cf

@@ -17,6 +17,7 @@
 #include "space/network.h"
 #include "trainer/data.h"
 #include "trainer/train.h"
+#include "trainer/zero_cost.h"
 
 namespace cf {
 
@@ -24,6 +25,15 @@ class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// "PROXY[+PROXY...]:N": zero-cost guidance (controller.warmup / controller.proposal, and the
+// benchmark's --warmup / --proposal). Several proxies are combined by their average rank.
+struct GuideSpec {
+  std::vector<ZeroCostProxy> proxies;
+  int count = 0;  // 0: off
+};
+// An empty text is off; anything malformed throws std::invalid_argument saying what is wrong.
+GuideSpec parse_guide_spec(const std::string& text);
 
 // Network, data and training settings (input shape and classes come from the dataset).
 struct TrainSettings {
@@ -44,8 +54,10 @@ struct CampaignConfig {
   int blocks = 5;
   std::vector<std::string> combines;  // add, concat
   // [controller]
-  std::string strategy;  // random | evolution | rl
-  ControllerOptions controller;
+  std::string strategy;          // random | evolution | rl
+  ControllerOptions controller;  // controller.guide counts from warmup / proposal
+  GuideSpec warmup, proposal;    // zero-cost guidance
+  std::string scores;            // nb201: the zero-cost scores file (cellforge zero-cost --all)
   // [proxy]: how each candidate is trained (the shared settings), and the NAS-Bench-201 table
   TrainSettings proxy;
   std::string table, dataset;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "campaign_fixtures.h"
 #include "cli_helpers.h"
 #include "skip.h"
 
@@ -132,4 +133,24 @@ TEST_CASE("benchmark nb201 with a zero-cost warm-up and move proposals from a sc
                     " --strategy evolution --queries 10 --runs 1 --warmup params:100");
   CHECK(r.exit_code == 2);
   CHECK(r.out.find("need --scores") != std::string::npos);
+}
+
+TEST_CASE("a NASNet campaign with a zero-cost warm-up computes its scores and resumes",
+          "[cli][zero_cost][campaign]") {
+  cf::test::TempDir dir;
+  cf::test::write_tiny_idx(dir / "data", 256);
+  cf::test::write_file(dir / "c.ini", cf::test::tiny_config(dir / "data", dir / "run", 6, 1));
+  const std::string set = " --set controller.warmup=synflow:12 --set controller.proposal=synflow:3";
+  auto r = run_cellforge("search " + (dir / "c.ini").string() + set);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto events = cf::test::query_rows(
+      dir / "run", "SELECT kind, message FROM events WHERE kind = 'zero-cost'");
+  REQUIRE(events.size() == 1u);
+  // 12 for the warm-up (population 4 from its best), 3 for each of the 2 tournament children.
+  CHECK(events[0].find("18 scorings") != std::string::npos);
+  r = run_cellforge("resume " + (dir / "run").string() + " --set budget.candidates=10");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(cf::test::query_rows(dir / "run", "SELECT id FROM candidates").size() == 10u);
 }

@@ -68,3 +68,33 @@ TEST_CASE("training settings from flags use the training schema's ranges", "[con
     CHECK_THROWS_WITH(cf::train_config_from_settings({setting}), Catch::StartsWith(message));
   }
 }
+
+TEST_CASE("zero-cost guidance keys: parsed, checked against the space and strategy", "[config]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[controller]\nwarmup = synflow:500\nproposal = synflow:8\n");
+  const cf::CampaignConfig ok = cf::load_config(dir / "c.ini");
+  CHECK(ok.controller.guide.warmup == 500);
+  CHECK(ok.controller.guide.proposal == 8);
+  REQUIRE(ok.warmup.proxies.size() == 1u);
+  CHECK(ok.warmup.proxies[0] == cf::ZeroCostProxy::synflow);
+  write_file(dir / "c.ini", "[controller]\nstrategy = random\nwarmup = naswot:50\n");
+  CHECK(cf::load_config(dir / "c.ini").controller.guide.warmup == 50);
+  const std::pair<std::string, std::string> bad[] = {
+      {"[controller]\nwarmup = synflow\n", "c.ini:2: controller.warmup: 'synflow' is not PROXY:N"},
+      {"[controller]\nwarmup = magic:10\n", "controller.warmup: 'magic' is not a zero-cost proxy"},
+      {"[controller]\nstrategy = rl\nproposal = synflow:5\n",
+       "move proposals need controller.strategy = evolution"},
+      {"[controller]\nwarmup = synflow+naswot:10\n", "nasnet campaigns score with one proxy"},
+      {"[controller]\nwarmup = synflow:10\nproposal = naswot:5\n",
+       "must use the proxies of controller.warmup"},
+      {"[controller]\nwarmup = synflow:10\nscores = s.csv\n",
+       "nasnet campaigns compute their scores"},
+      {"[space]\ntype = nb201\n[controller]\nwarmup = synflow:10\n[proxy]\ntable = t.csv\n",
+       "controller.scores: required"},
+  };
+  for (const auto& [text, message] : bad) {
+    INFO(text);
+    write_file(dir / "c.ini", text);
+    CHECK_THROWS_WITH(cf::load_config(dir / "c.ini"), Catch::Contains(message));
+  }
+}

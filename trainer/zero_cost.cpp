@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "trainer/data.h"
 #include "trainer/executor.h"
 #include "trainer/init.h"
 #include "trainer/linalg.h"
@@ -116,6 +117,31 @@ double jacob_cov_score(const std::vector<float>& jacobians, int batch) {
   double score = 0;
   for (double v : eigen) score -= std::log(v + k) + 1.0 / (v + k);
   return score;
+}
+
+ZeroCostBatch zero_cost_batch(const DataSplits& data, int count, Shape input) {
+  const ImageSet& set = data.train;
+  if (set.shape.h > input.h || set.shape.w > input.w || input.c % set.shape.c != 0)
+    throw DataError(data.name + ": " + to_string(set.shape) +
+                    " images do not fit the network's input " + to_string(input));
+  ZeroCostBatch b;
+  b.batch = std::min(count, set.count);
+  b.images.assign(static_cast<size_t>(b.batch) * input.numel(), 0.0f);
+  const int top = (input.h - set.shape.h) / 2, left = (input.w - set.shape.w) / 2;
+  for (int n = 0; n < b.batch; ++n) {
+    b.labels.push_back(set.labels[n]);
+    const uint8_t* src = set.image(n);
+    for (int c = 0; c < input.c; ++c) {
+      const int sc = c % set.shape.c;
+      for (int h = 0; h < set.shape.h; ++h)
+        for (int w = 0; w < set.shape.w; ++w) {
+          const float p = src[(sc * set.shape.h + h) * set.shape.w + w] / 255.0f;
+          b.images[((static_cast<size_t>(n) * input.c + c) * input.h + h + top) * input.w + w +
+                   left] = (p - data.mean[sc]) / data.stddev[sc];
+        }
+    }
+  }
+  return b;
 }
 
 ZeroCostScores score_zero_cost(const Network& network, const ZeroCostBatch& data,

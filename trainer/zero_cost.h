@@ -34,6 +34,12 @@ struct ZeroCostBatch {
   int batch = 0;
 };
 
+// `count` training images of `data` in the network's input shape: normalised per channel as for
+// training, centred in the input (zero padding) and channels repeated when the network wants more
+// (Fashion-MNIST 28x28x1 -> 32x32x3 for NAS-Bench-201). Throws DataError when they do not fit.
+struct DataSplits;
+ZeroCostBatch zero_cost_batch(const DataSplits& data, int count, Shape input);
+
 struct ZeroCostOptions {
   uint64_t seed = 0;                   // weight initialisation
   std::vector<ZeroCostProxy> proxies;  // empty: every proxy

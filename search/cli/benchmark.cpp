@@ -14,6 +14,7 @@
 #include "controller/nb201_benchmark.h"
 #include "results/zero_cost_csv.h"
 #include "search/cli/options.h"
+#include "search/config.h"
 
 namespace cf::cli {
 
@@ -116,25 +117,15 @@ void add_strategy_options(po::options_description& evolution, po::options_descri
 }
 
 // "PROXY[+PROXY...]:N" -> N, with the proxies; 0 for an empty spec.
-int parse_guide(const std::string& spec, const char* flag, const std::string& usage,
+int parse_guide(const std::string& text, const char* flag, const std::string& usage,
                 std::vector<ZeroCostProxy>& proxies) {
-  if (spec.empty()) return 0;
-  const size_t colon = spec.rfind(':');
-  const std::string count = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  int n = 0;
-  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
-  if (colon == std::string::npos || ec != std::errc() || end != count.data() + count.size() ||
-      n < 1)
-    throw UsageError(std::string(flag) + ": '" + spec + "' is not PROXY:N (e.g. synflow:3000)",
-                     usage);
-  std::stringstream names(spec.substr(0, colon));
-  for (std::string name; std::getline(names, name, '+');) {
-    const auto p = zero_cost_proxy_from_name(name);
-    if (!p)
-      throw UsageError(std::string(flag) + ": '" + name + "' is not a zero-cost proxy", usage);
-    proxies.push_back(*p);
+  try {
+    GuideSpec spec = parse_guide_spec(text);
+    proxies = std::move(spec.proxies);
+    return spec.count;
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string(flag) + ": " + e.what(), usage);
   }
-  return n;
 }
 
 void validate_benchmark_args(BenchmarkArgs& a, const po::variables_map& vm,

@@ -123,37 +123,14 @@ bool needs_batch(const std::vector<ZeroCostProxy>& wanted) {
   return false;
 }
 
-// One minibatch of training images in the network's input shape: normalised per channel, then
-// centred in the input (zero padding) and channels replicated when the network wants more.
+// One minibatch of training images in the network's input shape (trainer/zero_cost.h).
 ZeroCostBatch load_batch(const ZeroCostRequest& r, Shape input) {
   DataOptions d;
   d.dir = r.data_dir;
   d.train_images = r.batch;
   d.valid_images = 1;
   d.seed = r.seed;
-  const DataSplits data = load_dataset(d);
-  const ImageSet& set = data.train;
-  if (set.shape.h > input.h || set.shape.w > input.w || input.c % set.shape.c != 0)
-    throw std::runtime_error(r.data_dir + ": " + to_string(set.shape) +
-                             " images do not fit the network's input " + to_string(input));
-  ZeroCostBatch b;
-  b.batch = set.count;
-  b.images.assign(static_cast<size_t>(b.batch) * input.numel(), 0.0f);
-  const int top = (input.h - set.shape.h) / 2, left = (input.w - set.shape.w) / 2;
-  for (int n = 0; n < b.batch; ++n) {
-    b.labels.push_back(set.labels[n]);
-    const uint8_t* src = set.image(n);
-    for (int c = 0; c < input.c; ++c) {
-      const int sc = c % set.shape.c;
-      for (int h = 0; h < set.shape.h; ++h)
-        for (int w = 0; w < set.shape.w; ++w) {
-          const float p = src[(sc * set.shape.h + h) * set.shape.w + w] / 255.0f;
-          b.images[((static_cast<size_t>(n) * input.c + c) * input.h + h + top) * input.w + w +
-                   left] = (p - data.mean[sc]) / data.stddev[sc];
-        }
-    }
-  }
-  return b;
+  return zero_cost_batch(load_dataset(d), r.batch, input);
 }
 
 NetworkSpec network_spec(ZeroCostRequest& r, const Architecture& first) {
