@@ -1,5 +1,7 @@
-// libFuzzer target: the genotype JSON parser (cf::parse_genotype) and what runs on a parsed
-// genotype: canonical_string / canonical_hash, write_genotype and a round trip through the writer.
+// libFuzzer target: the genotype JSON parsers (cf::parse_genotype; cf::parse_architecture for
+// either space) and what runs on a parsed genotype: canonical_string / canonical_hash,
+// write_genotype / write_architecture and a round trip through the writer; an NB201 cell is also
+// built into its (small) network and counted.
 // Any std::exception for bad input is the documented behaviour; a crash, sanitizer report, leak,
 // timeout or a round trip that changes the genotype is a finding.
 #include <cstddef>
@@ -10,7 +12,9 @@
 #include <string_view>
 
 #include "fuzz/fuzz_util.h"
+#include "space/architecture.h"
 #include "space/genotype.h"
+#include "space/nb201_network.h"
 
 namespace {
 // Known open bugs (issue 15) that this harness steps around so that fuzzing stays useful:
@@ -20,9 +24,39 @@ namespace {
 constexpr size_t kMaxInput = 1 << 20;
 }  // namespace
 
+// Either space: a parsed architecture round-trips through write_architecture; an NB201 cell builds.
+static void check_architecture(std::string_view text) {
+  cf::Architecture arch = cf::Genotype{};
+  try {
+    arch = cf::parse_architecture(text);
+  } catch (const std::exception&) {
+    return;
+  }
+  const std::string written = cf::write_architecture(arch);
+  const std::string hash = cf::canonical_hash(arch);
+  try {
+    const cf::Architecture again = cf::parse_architecture(written);
+    if (!(again == arch) || cf::canonical_hash(again) != hash) {
+      std::fprintf(stderr, "round trip through write_architecture changed it:\n%s", written.c_str());
+      __builtin_trap();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "write_architecture output does not parse: %s\n%s", e.what(), written.c_str());
+    __builtin_trap();
+  }
+  if (arch.is_nb201()) {
+    cf::NetworkSpec spec = cf::nb201_network_spec();
+    spec.cells_per_stack = 1;
+    spec.filters = 4;
+    spec.input = {3, 8, 8};
+    if (cf::build_network(arch, spec).params() <= 0) __builtin_trap();
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > kMaxInput && cf_fuzz::limits_on()) return -1;  // -1: not added to the corpus
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  check_architecture(text);
   cf::Genotype genotype;
   try {
     genotype = cf::parse_genotype(text);

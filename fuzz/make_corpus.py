@@ -57,6 +57,13 @@ def genotypes():
     variant("no-reduction", lambda d: d.pop("reduction"))
     variant("wrong-format", lambda d: d.__setitem__("format", "cellforge.genotype.v2"))
     put(t, "near-truncated.json", builtins["amoebanet_a"][:700])
+    # NAS-Bench-201 cells (space "nb201"): a named one, one with a zero node, a near-valid one.
+    nb201 = {"format": "cellforge.genotype.v1", "space": "nb201"}
+    put(t, "nb201-named.json", json.dumps(dict(nb201, name="nb201-best", arch=(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"))))
+    put(t, "nb201-zero-node.json", json.dumps(dict(nb201, arch=(
+        "|none~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"))))
+    put(t, "near-nb201-edge.json", json.dumps(dict(nb201, arch="|none~0|+|skip_connect~1|none~1|+|")))
     put(t, "nested.json", "[" * 64 + "]" * 64)
 
 
@@ -188,14 +195,18 @@ def dictionaries():
     words = ["format", "cellforge.genotype.v1", "space", "nasnet", "name", "normal", "reduction",
              "blocks", "inputs", "ops", "combine", "concat", "add", "unused", "prev", "prev_prev"]
     words += [f"b{i}" for i in range(7)] + ops
+    words += ["nb201", "arch", "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "~0|", "~1|",
+              "~2|", "|+|"]
     with open(os.path.join(ROOT, "fuzz", "fuzz_genotype.dict"), "w") as f:
         f.write("# libFuzzer dictionary for fuzz_genotype (made by fuzz/make_corpus.py): the genotype JSON vocabulary.\n")
         for w in words:
             f.write(f'"\\"{w}\\""\n')
         for t in ["{", "}", "[", "]", ":", ",", "null", "true", "-1", "1e999", '"\\u0000"']:
             f.write('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"\n')
-    keys = re.findall(r'\{"([a-z_]+\.[a-z_0-9]+)"', read("search/config.cpp").decode())
-    assert keys
+    # Setting rows ({"train.lr", "proxy.lr", ...}) and campaign rows (campaign_key("space.type", ...)).
+    keys = re.findall(r'(?:\{|campaign_key\(\s*)"([a-z_]+\.[a-z_0-9]+)"', read("search/config.cpp").decode())
+    keys += [k for k in re.findall(r'"(proxy\.[a-z_0-9]+)"', read("search/config.cpp").decode()) if k not in keys]
+    assert "space.type" in keys and "controller.warmup" in keys and "train.lr" in keys, keys
     with open(os.path.join(ROOT, "fuzz", "fuzz_config.dict"), "w") as f:
         f.write("# libFuzzer dictionary for fuzz_config (made by fuzz/make_corpus.py): sections, keys and value words.\n")
         for sec in sorted({k.split(".")[0] for k in keys}):
