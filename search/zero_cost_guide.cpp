@@ -1,5 +1,6 @@
 #include "search/zero_cost_guide.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -19,6 +20,12 @@ CampaignScorer::CampaignScorer(const CampaignConfig& config, const SearchSpace& 
     } catch (const std::exception& e) {
       throw std::runtime_error("controller.scores: " + std::string(e.what()));
     }
+    const auto missing = std::count(table_.begin(), table_.end(), std::nullopt);
+    if (missing > 0)
+      throw std::runtime_error("controller.scores: " + config.scores + " has no score for " +
+                               std::to_string(missing) + " of the " +
+                               std::to_string(table_.size()) +
+                               " cells (score every cell: cellforge zero-cost --all)");
   }
 }
 
