@@ -153,4 +153,15 @@ TEST_CASE("a NASNet campaign with a zero-cost warm-up computes its scores and re
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
   CHECK(cf::test::query_rows(dir / "run", "SELECT id FROM candidates").size() == 10u);
+  // Every finished candidate scored on the campaign's proxy network and data, correlated with its
+  // proxy accuracy.
+  r = run_cellforge("zero-cost --run " + (dir / "run").string() + " --batch 8 -o " +
+                    (dir / "z.csv").string());
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("Spearman rank correlation with the proxy accuracy") != std::string::npos);
+  CHECK(r.out.find("| synflow | ") != std::string::npos);
+  CHECK(r.out.find("| naswot | ") != std::string::npos);
+  const auto rows = lines(cf::test::read_file(dir / "z.csv"));
+  CHECK(rows.size() >= 6u);  // distinct finished candidates (duplicates are scored once)
 }

@@ -6,13 +6,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "controller/nb201_table.h"
 #include "results/statistics.h"
+#include "results/store.h"
 #include "results/zero_cost_csv.h"
+#include "search/campaign.h"
 #include "search/cli/options.h"
 #include "space/nb201.h"
 #include "space/search_space.h"
@@ -26,6 +29,7 @@ namespace {
 
 struct ZeroCostRequest {
   std::string space = "nb201", arch, output, data_dir = "/usr/share/datasets/fashion-mnist", table;
+  std::string run_dir;  // --run: a campaign's candidates on its own proxy network and data
   std::string proxies = "all";
   int sample = 0, batch = 64, threads = 2;
   bool all = false;
@@ -49,6 +53,9 @@ std::optional<ZeroCostRequest> parse_request(const Args& args) {
       ("arch", po::value(&r.arch), "one architecture (built-in name, NAS-Bench-201 string, genotype file)")
       ("sample", po::value(&r.sample)->default_value(0), "score N random architectures of the space (seeded)")
       ("all", po::bool_switch(&r.all), "score all 15,625 NAS-Bench-201 cells")
+      ("run", po::value(&r.run_dir), "score every finished candidate of a NASNet campaign on its "
+       "proxy network and data, then print each proxy's Spearman correlation with the candidates' "
+       "proxy accuracy")
       ("output,o", po::value(&r.output), "scores CSV; rows already in it are not scored again (resume)")
       ("proxies", po::value(&r.proxies)->default_value(r.proxies),
        "comma-separated: synflow, naswot, grad_norm, snip, jacob_cov, params, macs, or all")
@@ -67,10 +74,11 @@ std::optional<ZeroCostRequest> parse_request(const Args& args) {
   if (r.space != "nb201" && r.space != "nasnet")
     throw UsageError("--space: '" + r.space + "' is not nb201 or nasnet", usage);
   if (r.output.empty()) throw UsageError("-o SCORES.csv is required", usage);
-  const int sources = !r.arch.empty() + (r.sample > 0) + r.all;
-  if (sources > 1) throw UsageError("give only one of --arch, --sample and --all", usage);
+  const int sources = !r.arch.empty() + (r.sample > 0) + r.all + !r.run_dir.empty();
+  if (sources > 1) throw UsageError("give only one of --arch, --sample, --all and --run", usage);
   if (sources == 0 && r.table.empty())
-    throw UsageError("give --arch, --sample N or --all (or --table to only correlate)", usage);
+    throw UsageError("give --arch, --sample N, --all or --run (or --table to only correlate)",
+                     usage);
   if (r.sample < 0 || r.sample > 1000000)
     throw UsageError("--sample must be in [0, 1000000]", usage);
   if (r.all && r.space != "nb201") throw UsageError("--all needs --space nb201", usage);
@@ -177,6 +185,62 @@ void score_all(ZeroCostRequest& r, const std::vector<Architecture>& archs) {
   }
 }
 
+// A campaign's finished candidates, scored on its proxy network and a minibatch of its proxy
+// data (the campaign's seed), then each proxy's Spearman correlation with their proxy accuracy.
+void score_campaign(ZeroCostRequest& r) {
+  const CampaignConfig config = load_run_config(r.run_dir, {});
+  if (config.space_type != "nasnet")
+    throw std::runtime_error(r.run_dir +
+                             ": --run scores NASNet campaigns (NAS-Bench-201 cells: --all)");
+  const ResultsStore store(std::filesystem::path(r.run_dir) / "results.sqlite", StoreAccess::read);
+  std::vector<std::pair<Architecture, double>> candidates;
+  std::set<std::string> seen;
+  for (const CandidateRecord& c : store.candidates())
+    if (c.accuracy && !c.reused_from && seen.insert(c.hash).second)
+      candidates.emplace_back(Architecture(store.genotype(c)), *c.accuracy);
+  DataOptions d = config.proxy.data;
+  d.train_images = r.batch;
+  d.valid_images = 1;
+  d.load_test = false;
+  const DataSplits data = load_dataset(d);
+  NetworkSpec spec = config.proxy.network;
+  spec.input = data.train.shape;
+  spec.classes = data.train.classes;
+  const ZeroCostBatch batch = zero_cost_batch(data, r.batch, spec.input);
+  ZeroCostOptions options;
+  options.seed = config.seed;
+  options.proxies = r.wanted;
+  std::set<std::string> done;
+  for (const ZeroCostRow& row : read_zero_cost_csv(r.output)) done.insert(row.hash);
+  ZeroCostCsvWriter writer(r.output);
+  std::printf("%s: %zu finished candidates, %zu already in %s\n", r.run_dir.c_str(),
+              candidates.size(), done.size(), r.output.c_str());
+  for (const auto& [arch, accuracy] : candidates) {
+    if (done.count(canonical_hash(arch))) continue;
+    const ZeroCostScores s = score_zero_cost(build_network(arch, spec), batch, options);
+    writer.append({arch_text(arch), canonical_hash(arch), s.value, s.total_seconds});
+  }
+  std::map<std::string, double> accuracy_of;
+  for (const auto& [arch, accuracy] : candidates) accuracy_of[canonical_hash(arch)] = accuracy;
+  std::vector<const ZeroCostRow*> rows;
+  const std::vector<ZeroCostRow> scores = read_zero_cost_csv(r.output);
+  for (const ZeroCostRow& row : scores)
+    if (accuracy_of.count(row.hash)) rows.push_back(&row);
+  std::printf(
+      "Spearman rank correlation with the proxy accuracy, %zu candidates\n"
+      "| proxy | rho |\n|---|---|\n",
+      rows.size());
+  for (int k = 0; k < kZeroCostProxyCount; ++k) {
+    std::vector<double> x, y;
+    for (const ZeroCostRow* row : rows)
+      x.push_back(row->value[k]), y.push_back(accuracy_of[row->hash]);
+    if (std::all_of(x.begin(), x.end(), [](double v) { return std::isnan(v); })) continue;
+    std::printf("| %s | %.3f |\n",
+                std::string(zero_cost_proxy_name(static_cast<ZeroCostProxy>(k))).c_str(),
+                spearman_rho(x, y));
+  }
+}
+
 // Spearman correlation of every proxy with the three datasets' 200-epoch test accuracies.
 void correlate(const ZeroCostRequest& r) {
   const Nb201Table table = Nb201Table::load(r.table);
@@ -212,6 +276,10 @@ int run_zero_cost(const Args& args) {
   if (!request) return 0;
   ZeroCostRequest& r = *request;
   omp_set_num_threads(r.threads);
+  if (!r.run_dir.empty()) {
+    score_campaign(r);
+    return 0;
+  }
   if (!r.arch.empty() || r.sample > 0 || r.all) score_all(r, architectures(r));
   if (!r.table.empty()) correlate(r);
   return 0;
