@@ -42,7 +42,7 @@ struct ZeroCostRequest {
 
 std::optional<ZeroCostRequest> parse_request(const Args& args) {
   const std::string usage_line =
-      "cellforge zero-cost --space nb201|nasnet (--arch A | --sample N | --all) -o SCORES.csv "
+      "cellforge zero-cost --space nb201|nasnet (--arch A | --sample N | --all | --run RUN_DIR) -o SCORES.csv "
       "[--proxies synflow,naswot,...] [--batch 64] [--data-dir DIR] [--table nb201.csv]";
   ZeroCostRequest r;
   po::options_description options("options");
