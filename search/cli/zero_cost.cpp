@@ -49,7 +49,8 @@ std::optional<ZeroCostRequest> parse_request(const Args& args) {
   // clang-format off
   options.add_options()
       ("help,h", "show this help")
-      ("space", po::value(&r.space)->default_value(r.space), "nb201 | nasnet")
+      ("space", po::value(&r.space)->default_value(r.space), "nb201 (the benchmark's network, 32x32x3) | "
+       "nasnet (unless given: the Fashion-MNIST proxy network, N=2, F=16, 28x28x1)")
       ("arch", po::value(&r.arch), "one architecture (built-in name, NAS-Bench-201 string, genotype file)")
       ("sample", po::value(&r.sample)->default_value(0), "score N random architectures of the space (seeded)")
       ("all", po::bool_switch(&r.all), "score all 15,625 NAS-Bench-201 cells")
@@ -143,8 +144,11 @@ ZeroCostBatch load_batch(const ZeroCostRequest& r, Shape input) {
 
 NetworkSpec network_spec(ZeroCostRequest& r, const Architecture& first) {
   apply_space_defaults(first, r.vm, r.stacking, r.usage);
-  if (r.space == "nasnet" && r.vm["input"].defaulted())
-    r.stacking.input = "28x28x1";  // Fashion-MNIST
+  if (r.space == "nasnet") {  // the Fashion-MNIST proxy network of configs/fashion-mnist.ini
+    if (r.vm["input"].defaulted()) r.stacking.input = "28x28x1";
+    if (r.vm["cells-per-stack"].defaulted()) r.stacking.cells_per_stack = 2;
+    if (r.vm["filters"].defaulted()) r.stacking.filters = 16;
+  }
   return to_network_spec(r.stacking, r.usage);
 }
 
