@@ -101,7 +101,6 @@ double Controller::score(const DecisionSeq& seq) {
 // W distinct random architectures, scored; the best warmup_take() of them, best first (NaN
 // scores last, ties in draw order).
 void Controller::prepare_warmup() {
-  warmup_prepared_ = true;
   std::vector<std::pair<double, DecisionSeq>> scored;
   std::set<std::string> seen;
   const int64_t attempts = 20 * int64_t{guide_.warmup} + 1000;  // a small space runs out
@@ -115,6 +114,7 @@ void Controller::prepare_warmup() {
                    [](const auto& a, const auto& b) { return a.first > b.first; });
   const size_t take = std::min(scored.size(), static_cast<size_t>(std::max(0, warmup_take())));
   for (size_t k = 0; k < take; ++k) warmup_queue_.push_back(std::move(scored[k].second));
+  warmup_prepared_ = true;  // only now: a scorer that threw leaves the warm-up to be redone
 }
 
 Candidate Controller::propose() {
