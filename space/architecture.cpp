@@ -53,14 +53,12 @@ const Nb201Genotype& Architecture::nb201() const {
 
 Architecture parse_architecture(std::string_view text, std::string_view context) {
   const nlohmann::json doc = parse_genotype_json(text, context);
-  try {
+  return with_genotype_context(context, [&]() -> Architecture {
     if (doc.is_object())
       if (auto it = doc.find("space"); it != doc.end() && *it == "nb201")
         return nb201_from_json(doc);
     return genotype_from_json(doc);
-  } catch (const GenotypeError& e) {
-    throw GenotypeError(context.empty() ? e.what() : std::string(context) + ": " + e.what());
-  }
+  });
 }
 
 nlohmann::json architecture_to_json(const Architecture& arch) {

@@ -309,11 +309,7 @@ nlohmann::json parse_genotype_json(std::string_view text, std::string_view conte
 
 Genotype parse_genotype(std::string_view text, int expected_blocks, std::string_view context) {
   const nlohmann::json doc = parse_genotype_json(text, context);
-  try {
-    return genotype_from_json(doc, expected_blocks);
-  } catch (const GenotypeError& e) {
-    throw GenotypeError(context.empty() ? e.what() : std::string(context) + ": " + e.what());
-  }
+  return with_genotype_context(context, [&] { return genotype_from_json(doc, expected_blocks); });
 }
 
 std::string write_genotype(const Genotype& genotype) {

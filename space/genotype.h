@@ -74,6 +74,16 @@ nlohmann::json genotype_to_json(const Genotype& genotype);
 // Genotype JSON text of either space, checked against the size and depth limits; errors are
 // GenotypeErrors prefixed with `context`.
 nlohmann::json parse_genotype_json(std::string_view text, std::string_view context = {});
+// Runs `parse` (JSON to a genotype), prefixing any GenotypeError it throws with "context: ".
+template <typename Parse>
+auto with_genotype_context(std::string_view context, Parse&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const GenotypeError& e) {
+    if (context.empty()) throw;
+    throw GenotypeError(std::string(context) + ": " + e.what());
+  }
+}
 // `context`, when given, prefixes every error (a file name, "RUN/results.sqlite: candidate 7").
 Genotype parse_genotype(std::string_view text, int expected_blocks = -1,
                         std::string_view context = {});

@@ -7,17 +7,12 @@
 
 #include "campaign_fixtures.h"
 #include "cli_helpers.h"
+#include "shared_data.h"
 #include "skip.h"
 
 using cf::test::run_cellforge;
 
 namespace {
-
-std::string table_path() {
-  const char* shared = std::getenv("CELLFORGE_TEST_SHARED");
-  return (shared && *shared ? std::string(shared) : std::string(CF_SOURCE_DIR "/../shared")) +
-         "/data/nas-bench-201/nb201.csv";
-}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -104,19 +99,19 @@ TEST_CASE("zero-cost: one NASNet architecture with every proxy on a small datase
 
 TEST_CASE("benchmark nb201 with a zero-cost warm-up and move proposals from a scores file",
           "[cli][zero_cost][nb201]") {
-  if (!std::filesystem::exists(table_path())) {
-    cf::test::skip("NAS-Bench-201 table not found at " + table_path());
+  if (!std::filesystem::exists(cf::test::nb201_table_path())) {
+    cf::test::skip("NAS-Bench-201 table not found at " + cf::test::nb201_table_path());
     return;
   }
   cf::test::TempDir dir;
   const std::string csv = (dir / "all.csv").string();
   auto r = run_cellforge("zero-cost --space nb201 --all --proxies params,macs -o " + csv +
-                         " --table " + table_path());
+                         " --table " + cf::test::nb201_table_path());
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
   CHECK(lines(cf::test::read_file(csv)).size() == 15626u);
   CHECK(r.out.find("| params | 0.") != std::string::npos);
-  const std::string base = "benchmark nb201 --table " + table_path() +
+  const std::string base = "benchmark nb201 --table " + cf::test::nb201_table_path() +
                            " --strategy evolution --queries 100 --runs 40 --json --scores " + csv;
   r = run_cellforge(base + " --warmup params+macs:3000 --proposal params+macs:10");
   REQUIRE(r.exit_code == 0);
@@ -129,7 +124,7 @@ TEST_CASE("benchmark nb201 with a zero-cost warm-up and move proposals from a sc
     r = run_cellforge(base + args);
     CHECK(r.exit_code == 2);
   }
-  r = run_cellforge("benchmark nb201 --table " + table_path() +
+  r = run_cellforge("benchmark nb201 --table " + cf::test::nb201_table_path() +
                     " --strategy evolution --queries 10 --runs 1 --warmup params:100");
   CHECK(r.exit_code == 2);
   CHECK(r.out.find("need --scores") != std::string::npos);

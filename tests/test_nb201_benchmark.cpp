@@ -11,31 +11,26 @@
 #include <string>
 
 #include "controller/nb201_benchmark.h"
+#include "shared_data.h"
 #include "skip.h"
 #include "space/nb201_network.h"
 
 namespace {
 
-std::string table_path() {
-  const char* shared = std::getenv("CELLFORGE_TEST_SHARED");
-  return (shared && *shared ? std::string(shared) : std::string(CF_SOURCE_DIR "/../shared")) +
-         "/data/nas-bench-201/nb201.csv";
-}
-
 // Loaded once; nullptr when the file is absent.
 const cf::Nb201Table* real_table() {
   static const std::unique_ptr<cf::Nb201Table> table =
-      std::filesystem::exists(table_path())
-          ? std::make_unique<cf::Nb201Table>(cf::Nb201Table::load(table_path()))
+      std::filesystem::exists(cf::test::nb201_table_path())
+          ? std::make_unique<cf::Nb201Table>(cf::Nb201Table::load(cf::test::nb201_table_path()))
           : nullptr;
   return table.get();
 }
 
-#define REQUIRE_REAL_TABLE_OR_SKIP()                                    \
-  const cf::Nb201Table* table = real_table();                           \
-  if (!table) {                                                         \
-    cf::test::skip("NAS-Bench-201 table not found at " + table_path()); \
-    return;                                                             \
+#define REQUIRE_REAL_TABLE_OR_SKIP()                                                    \
+  const cf::Nb201Table* table = real_table();                                           \
+  if (!table) {                                                                         \
+    cf::test::skip("NAS-Bench-201 table not found at " + cf::test::nb201_table_path()); \
+    return;                                                                             \
   }
 
 // Welch's t statistic of mean(a) - mean(b).

@@ -42,7 +42,8 @@ struct ZeroCostRequest {
 
 std::optional<ZeroCostRequest> parse_request(const Args& args) {
   const std::string usage_line =
-      "cellforge zero-cost --space nb201|nasnet (--arch A | --sample N | --all | --run RUN_DIR) -o SCORES.csv "
+      "cellforge zero-cost --space nb201|nasnet (--arch A | --sample N | --all | --run RUN_DIR) -o "
+      "SCORES.csv "
       "[--proxies synflow,naswot,...] [--batch 64] [--data-dir DIR] [--table nb201.csv]";
   ZeroCostRequest r;
   po::options_description options("options");
@@ -156,20 +157,12 @@ std::string arch_text(const Architecture& a) {
   return a.is_nb201() ? describe(a) : architecture_to_json(a).dump();
 }
 
-void score_all(ZeroCostRequest& r, const std::vector<Architecture>& archs) {
-  std::set<std::string> done;
-  for (const ZeroCostRow& row : read_zero_cost_csv(r.output)) done.insert(row.hash);
-  std::vector<const Architecture*> todo;
-  for (const Architecture& a : archs)
-    if (!done.count(canonical_hash(a))) todo.push_back(&a);
-  std::printf("%zu architectures: %zu already in %s, %zu to score\n", archs.size(),
-              archs.size() - todo.size(), r.output.c_str(), todo.size());
-  if (todo.empty()) return;
-  const NetworkSpec spec = network_spec(r, *todo.front());
-  ZeroCostBatch batch;
-  if (needs_batch(r.wanted)) batch = load_batch(r, spec.input);
+// Scores `todo` into r.output, one CSV row per architecture (appended as it is scored, so an
+// interrupted run resumes), printing progress about every 1% of the list.
+void score_into(const ZeroCostRequest& r, const std::vector<const Architecture*>& todo,
+                const NetworkSpec& spec, const ZeroCostBatch& batch, uint64_t seed) {
   ZeroCostOptions options;
-  options.seed = r.seed;
+  options.seed = seed;
   options.proxies = r.wanted;
   ZeroCostCsvWriter writer(r.output);
   const auto start = std::chrono::steady_clock::now();
@@ -189,6 +182,42 @@ void score_all(ZeroCostRequest& r, const std::vector<Architecture>& archs) {
   }
 }
 
+// The architectures of `archs` that r.output does not hold yet.
+std::vector<const Architecture*> not_scored(const ZeroCostRequest& r,
+                                            const std::vector<Architecture>& archs) {
+  std::set<std::string> done;
+  for (const ZeroCostRow& row : read_zero_cost_csv(r.output)) done.insert(row.hash);
+  std::vector<const Architecture*> todo;
+  for (const Architecture& a : archs)
+    if (!done.count(canonical_hash(a))) todo.push_back(&a);
+  std::printf("%zu architectures: %zu already in %s, %zu to score\n", archs.size(),
+              archs.size() - todo.size(), r.output.c_str(), todo.size());
+  return todo;
+}
+
+// One markdown table row per proxy that has any score in `rows`: the proxy's name, then its
+// Spearman correlation with each column of `truth` (truth[c][i] belongs to rows[i]).
+void print_spearman(const std::vector<const ZeroCostRow*>& rows,
+                    const std::vector<std::vector<double>>& truth) {
+  for (int k = 0; k < kZeroCostProxyCount; ++k) {
+    std::vector<double> x;
+    for (const ZeroCostRow* row : rows) x.push_back(row->value[k]);
+    if (std::all_of(x.begin(), x.end(), [](double v) { return std::isnan(v); })) continue;
+    std::printf("| %s |", std::string(zero_cost_proxy_name(static_cast<ZeroCostProxy>(k))).c_str());
+    for (const std::vector<double>& y : truth) std::printf(" %.3f |", spearman_rho(x, y));
+    std::printf("\n");
+  }
+}
+
+void score_all(ZeroCostRequest& r, const std::vector<Architecture>& archs) {
+  const std::vector<const Architecture*> todo = not_scored(r, archs);
+  if (todo.empty()) return;
+  const NetworkSpec spec = network_spec(r, *todo.front());
+  ZeroCostBatch batch;
+  if (needs_batch(r.wanted)) batch = load_batch(r, spec.input);
+  score_into(r, todo, spec, batch, r.seed);
+}
+
 // A campaign's finished candidates, scored on its proxy network and a minibatch of its proxy
 // data (the campaign's seed), then each proxy's Spearman correlation with their proxy accuracy.
 void score_campaign(ZeroCostRequest& r) {
@@ -197,52 +226,34 @@ void score_campaign(ZeroCostRequest& r) {
     throw std::runtime_error(r.run_dir +
                              ": --run scores NASNet campaigns (NAS-Bench-201 cells: --all)");
   const ResultsStore store(std::filesystem::path(r.run_dir) / "results.sqlite", StoreAccess::read);
-  std::vector<std::pair<Architecture, double>> candidates;
-  std::set<std::string> seen;
-  for (const CandidateRecord& c : store.candidates())
-    if (c.accuracy && !c.reused_from && seen.insert(c.hash).second)
-      candidates.emplace_back(Architecture(store.genotype(c)), *c.accuracy);
-  DataOptions d = config.proxy.data;
-  d.train_images = r.batch;
-  d.valid_images = 1;
-  d.load_test = false;
-  const DataSplits data = load_dataset(d);
-  NetworkSpec spec = config.proxy.network;
-  spec.input = data.train.shape;
-  spec.classes = data.train.classes;
-  const ZeroCostBatch batch = zero_cost_batch(data, r.batch, spec.input);
-  ZeroCostOptions options;
-  options.seed = config.seed;
-  options.proxies = r.wanted;
-  std::set<std::string> done;
-  for (const ZeroCostRow& row : read_zero_cost_csv(r.output)) done.insert(row.hash);
-  ZeroCostCsvWriter writer(r.output);
-  std::printf("%s: %zu finished candidates, %zu already in %s\n", r.run_dir.c_str(),
-              candidates.size(), done.size(), r.output.c_str());
-  for (const auto& [arch, accuracy] : candidates) {
-    if (done.count(canonical_hash(arch))) continue;
-    const ZeroCostScores s = score_zero_cost(build_network(arch, spec), batch, options);
-    writer.append({arch_text(arch), canonical_hash(arch), s.value, s.total_seconds});
-  }
+  std::vector<Architecture> archs;
   std::map<std::string, double> accuracy_of;
-  for (const auto& [arch, accuracy] : candidates) accuracy_of[canonical_hash(arch)] = accuracy;
+  for (const CandidateRecord& c : store.candidates())
+    if (c.accuracy && !c.reused_from && accuracy_of.emplace(c.hash, *c.accuracy).second)
+      archs.emplace_back(store.genotype(c));
+  std::printf("%s: %zu finished candidates\n", r.run_dir.c_str(), archs.size());
+  if (const std::vector<const Architecture*> todo = not_scored(r, archs); !todo.empty()) {
+    DataOptions d = config.proxy.data;
+    d.train_images = r.batch;
+    d.valid_images = 1;
+    d.load_test = false;
+    const DataSplits data = load_dataset(d);
+    NetworkSpec spec = config.proxy.network;
+    spec.input = data.train.shape;
+    spec.classes = data.train.classes;
+    score_into(r, todo, spec, zero_cost_batch(data, r.batch, spec.input), config.seed);
+  }
   std::vector<const ZeroCostRow*> rows;
+  std::vector<double> accuracy;
   const std::vector<ZeroCostRow> scores = read_zero_cost_csv(r.output);
   for (const ZeroCostRow& row : scores)
-    if (accuracy_of.count(row.hash)) rows.push_back(&row);
+    if (const auto it = accuracy_of.find(row.hash); it != accuracy_of.end())
+      rows.push_back(&row), accuracy.push_back(it->second);
   std::printf(
       "Spearman rank correlation with the proxy accuracy, %zu candidates\n"
       "| proxy | rho |\n|---|---|\n",
       rows.size());
-  for (int k = 0; k < kZeroCostProxyCount; ++k) {
-    std::vector<double> x, y;
-    for (const ZeroCostRow* row : rows)
-      x.push_back(row->value[k]), y.push_back(accuracy_of[row->hash]);
-    if (std::all_of(x.begin(), x.end(), [](double v) { return std::isnan(v); })) continue;
-    std::printf("| %s | %.3f |\n",
-                std::string(zero_cost_proxy_name(static_cast<ZeroCostProxy>(k))).c_str(),
-                spearman_rho(x, y));
-  }
+  print_spearman(rows, {accuracy});
 }
 
 // Spearman correlation of every proxy with the three datasets' 200-epoch test accuracies.
@@ -259,18 +270,10 @@ void correlate(const ZeroCostRequest& r) {
       "Spearman rank correlation with the 200-epoch test accuracy, %zu NAS-Bench-201 cells\n"
       "| proxy | cifar10 | cifar100 | imagenet16 |\n|---|---|---|---|\n",
       rows.size());
-  for (int k = 0; k < kZeroCostProxyCount; ++k) {
-    std::vector<double> x;
-    for (const ZeroCostRow* row : rows) x.push_back(row->value[k]);
-    if (std::all_of(x.begin(), x.end(), [](double v) { return std::isnan(v); })) continue;
-    std::printf("| %s |", std::string(zero_cost_proxy_name(static_cast<ZeroCostProxy>(k))).c_str());
-    for (int d = 0; d < kNb201Datasets; ++d) {
-      std::vector<double> y;
-      for (const Nb201Row* t : truth) y.push_back(t->accuracy[d].test_200ep);
-      std::printf(" %.3f |", spearman_rho(x, y));
-    }
-    std::printf("\n");
-  }
+  std::vector<std::vector<double>> accuracy(kNb201Datasets);
+  for (int d = 0; d < kNb201Datasets; ++d)
+    for (const Nb201Row* t : truth) accuracy[d].push_back(t->accuracy[d].test_200ep);
+  print_spearman(rows, accuracy);
 }
 
 }  // namespace
