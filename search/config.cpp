@@ -10,6 +10,7 @@
 
 #include "space/file_io.h"
 #include "space/genotype.h"
+#include "trainer/cpus.h"
 
 namespace cf {
 
@@ -30,7 +31,7 @@ struct KeyDef {
   KeyType type;
   std::string default_value;
   double min, max;      // numbers: inclusive range
-  const char* choices;  // choice: values separated by '|'
+  const char* choices;  // choice: values separated by '|'; integer: "auto" also allowed
   const char* doc;
   ApplyCampaign to_campaign = nullptr;
   ApplySettings to_settings = nullptr;
@@ -87,6 +88,10 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
     case KeyType::text:
       return v;
     case KeyType::integer: {
+      // Thread counts: "auto" is resolved here, so the frozen config of a run holds the number
+      // and a resume on another machine trains with the same count (results depend on it).
+      if (v == "auto" && def.choices && std::string_view(def.choices) == "auto")
+        return std::to_string(usable_cpus());
       long long x = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
       if (ec == std::errc::result_out_of_range) throw bad("'" + v + "' is out of range");
@@ -209,7 +214,7 @@ std::map<std::string, std::string> read_ini(const std::filesystem::path& file,
   for (const auto& sec : sections) section_list += (section_list.empty() ? "" : ", ") + sec;
 
   std::map<std::string, std::string> values;
-  for (const auto& k : keys) values[k.key] = k.default_value;
+  for (const auto& k : keys) values[k.key] = check_value(k, k.default_value, "default");
   std::istringstream lines(text);
   std::string line, section;
   int number = 0;
@@ -296,6 +301,7 @@ std::string reference_markdown(const std::vector<KeyDef>& keys) {
     switch (k.type) {
       case KeyType::integer:
       case KeyType::real:
+        if (k.choices && std::string_view(k.choices) == "auto") range << "auto or ";
         range << "[" << k.min << ", " << (k.max >= kBig ? std::string("...") : [&] {
           std::ostringstream m;
           m << k.max;
@@ -414,9 +420,11 @@ const SettingDef kSettings[] = {
      CF_APPLY(s.train.augment = to_bool(v))},
     {"train.aux_weight", nullptr, KeyType::real, "0.4", "0.4", 0, 10, "",
      "auxiliary head loss weight", CF_APPLY(s.train.aux_weight = to_float(v))},
-    {"train.threads", "proxy.threads", KeyType::integer, "2", "2", 1, 1024, "",
-     "CPU threads (a campaign splits them among its workers)",
-     CF_APPLY(s.train.threads = to_int(v))},
+    {"train.threads", "proxy.threads", KeyType::integer, "auto", "auto", 1, 1024, "auto",
+     "CPU threads, or auto: the CPUs this process may use (affinity mask and cgroup quota, not "
+     "the machine's count), resolved when the config is read; a campaign splits them among its "
+     "workers",
+     CF_APPLY(s.train.threads = v == "auto" ? usable_cpus() : to_int(v))},
     {"train.seed", nullptr, KeyType::unsigned64, "0", "0", 0, kBig, "",
      "seed (a campaign derives each candidate's from campaign.seed)",
      CF_APPLY(s.train.seed = s.data.seed = std::stoull(v))},
@@ -669,7 +677,7 @@ TrainConfig load_train_config(const std::filesystem::path& file,
 
 TrainConfig train_config_from_settings(const std::vector<Setting>& settings) {
   TrainConfig c;
-  for (const auto& k : train_keys()) c.values[k.key] = k.default_value;
+  for (const auto& k : train_keys()) c.values[k.key] = check_value(k, k.default_value, "default");
   for (const auto& setting : settings) {
     const auto& keys = train_keys();
     const auto def = std::find_if(keys.begin(), keys.end(),

@@ -4,6 +4,7 @@
 
 #include "cli_helpers.h"
 #include "search/config.h"
+#include "trainer/cpus.h"
 
 using cf::test::TempDir;
 using cf::test::write_file;
@@ -97,4 +98,26 @@ TEST_CASE("zero-cost guidance keys: parsed, checked against the space and strate
     write_file(dir / "c.ini", text);
     CHECK_THROWS_WITH(cf::load_config(dir / "c.ini"), Catch::Contains(message));
   }
+}
+
+TEST_CASE("threads = auto resolves to the usable CPUs and is frozen as the number", "[config]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[proxy]\n");
+  const cf::CampaignConfig c = cf::load_config(dir / "c.ini");
+  CHECK(c.proxy.train.threads == cf::usable_cpus());
+  CHECK(c.values.at("proxy.threads") == std::to_string(cf::usable_cpus()));
+  CHECK(c.to_ini().find("threads = " + std::to_string(cf::usable_cpus())) != std::string::npos);
+  write_file(dir / "c.ini", "[proxy]\nthreads = auto\n");
+  CHECK(cf::load_config(dir / "c.ini").proxy.train.threads == cf::usable_cpus());
+  CHECK(cf::load_config(dir / "c.ini", {"proxy.threads=3"}).proxy.train.threads == 3);
+  CHECK_THROWS_WITH(
+      cf::load_config(dir / "c.ini", {"proxy.threads=many"}),
+      Catch::Contains("proxy.threads") && Catch::Contains("'many' is not an integer"));
+  CHECK_THROWS_WITH(cf::load_config(dir / "c.ini", {"proxy.threads=0"}),
+                    Catch::Contains("proxy.threads") && Catch::Contains("out of range"));
+  CHECK(cf::train_config_from_settings({{"train.threads", "auto", "--threads"}}).train.threads ==
+        cf::usable_cpus());
+  // Other integer keys do not take "auto".
+  CHECK_THROWS_WITH(cf::train_config_from_settings({{"train.batch", "auto", "--batch"}}),
+                    Catch::Contains("not an integer"));
 }

@@ -14,6 +14,7 @@
 #include "controller/nb201_benchmark.h"
 #include "results/zero_cost_csv.h"
 #include "search/cli/options.h"
+#include "trainer/cpus.h"
 #include "search/config.h"
 
 namespace cf::cli {
@@ -179,7 +180,7 @@ std::optional<BenchmarkArgs> parse_benchmark_args(const Args& args) {
       "[--proposal PROXY:M --scores FILE] [strategy options]";
   BenchmarkArgs a;
   a.options = benchmark_defaults();
-  a.threads = std::max(1u, std::thread::hardware_concurrency());
+  a.threads = usable_cpus();
   std::string benchmark, dataset_name = "cifar10";
   std::string algorithm_name(rl_algorithm_name(a.options.rl.algorithm));
   po::options_description general("options");

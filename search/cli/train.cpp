@@ -59,7 +59,7 @@ struct TrainFlags {
   double memory_limit_gib = 16;
   bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false,
        help_config = false;
-  std::string from, config_file, out_dir, flip = "auto";
+  std::string from, config_file, out_dir, flip = "auto", threads = "auto";
   std::vector<std::string> sets;
   int rank = 1;
 };
@@ -109,7 +109,8 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
                                   po::value(&f.valid_images)->default_value(f.valid_images),
                                   "held-out validation images")("test", po::bool_switch(&f.test),
                                                                 "also report test-set accuracy")(
-      "threads", po::value(&f.opts.threads)->default_value(f.opts.threads), "CPU threads")(
+      "threads", po::value(&f.threads)->default_value(f.threads),
+      "CPU threads, or auto: the CPUs this process may use (affinity, cgroup quota)")(
       "seed", po::value(&f.opts.seed)->default_value(f.opts.seed),
       "seed (init, split, order, augmentation)")(
       "memory-limit-gb", po::value(&f.memory_limit_gib)->default_value(f.memory_limit_gib),
@@ -169,7 +170,7 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
       {"train.cutout", std::to_string(f.opts.cutout), "--cutout"},
       {"train.augment", f.no_augment ? "false" : "true", "--no-augment"},
       {"data.horizontal_flip", f.flip, "--flip"},
-      {"train.threads", std::to_string(f.opts.threads), "--threads"},
+      {"train.threads", f.threads, "--threads"},
       {"train.seed", std::to_string(f.opts.seed), "--seed"},
       {"train.memory_limit_gb", num(f.memory_limit_gib), "--memory-limit-gb"},
   };
@@ -185,7 +186,7 @@ TrainConfig config_with_threads(const TrainFlags& f, const std::string& usage) {
   TrainConfig tc = load_train_config(f.config_file, f.sets);
   std::vector<Setting> all;
   for (const auto& [key, value] : tc.values) all.push_back({key, value, f.config_file});
-  all.push_back({"train.threads", std::to_string(f.opts.threads), "--threads"});
+  all.push_back({"train.threads", f.threads, "--threads"});
   try {
     return train_config_from_settings(all);
   } catch (const ConfigError& e) {

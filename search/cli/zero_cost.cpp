@@ -19,6 +19,7 @@
 #include "search/cli/options.h"
 #include "space/nb201.h"
 #include "space/search_space.h"
+#include "trainer/cpus.h"
 #include "trainer/data.h"
 
 namespace cf::cli {
@@ -31,7 +32,7 @@ struct ZeroCostRequest {
   std::string space = "nb201", arch, output, data_dir = "/usr/share/datasets/fashion-mnist", table;
   std::string run_dir;  // --run: a campaign's candidates on its own proxy network and data
   std::string proxies = "all";
-  int sample = 0, batch = 64, threads = 2;
+  int sample = 0, batch = 64, threads = usable_cpus();
   bool all = false;
   uint64_t seed = 0;
   StackingOptions stacking;
@@ -65,7 +66,7 @@ std::optional<ZeroCostRequest> parse_request(const Args& args) {
       ("data-dir", po::value(&r.data_dir)->default_value(r.data_dir),
        "images for the minibatch (IDX or CIFAR); for nb201 padded / replicated to the network's input")
       ("seed", po::value(&r.seed)->default_value(0), "weights, minibatch and --sample")
-      ("threads", po::value(&r.threads)->default_value(r.threads), "OpenMP threads")
+      ("threads", po::value(&r.threads)->default_value(r.threads), "OpenMP threads (default: the CPUs this process may use)")
       ("table", po::value(&r.table), "NAS-Bench-201 table: print each proxy's Spearman correlation "
        "with its 200-epoch test accuracies over the rows of SCORES.csv");
   // clang-format on

@@ -1,0 +1,182 @@
+#include "trainer/cpus.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace cf {
+
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, sep)) out.push_back(item);
+  return out;
+}
+
+// mountinfo escapes blanks, tabs, newlines and backslashes in paths as \ooo.
+std::string unescape_octal(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(s[i + 2])) &&
+        std::isdigit(static_cast<unsigned char>(s[i + 3]))) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+struct Mount {
+  std::string root, point, fstype;
+  std::vector<std::string> super_options;
+};
+
+std::vector<Mount> cgroup_mounts(const std::string& mountinfo) {
+  std::vector<Mount> out;
+  for (const std::string& line : split(mountinfo, '\n')) {
+    const size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
+    std::string id, parent, device, root, point, fstype, source, options;
+    if (!(head >> id >> parent >> device >> root >> point)) continue;
+    if (!(tail >> fstype >> source)) continue;
+    tail >> options;
+    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    out.push_back({unescape_octal(root), unescape_octal(point), fstype, split(options, ',')});
+  }
+  return out;
+}
+
+// The directory of `cgroup_path` under a mount of its hierarchy.
+std::string cgroup_dir(const Mount& m, const std::string& cgroup_path) {
+  std::string rel = cgroup_path;
+  if (m.root != "/" && rel.compare(0, m.root.size(), m.root) == 0) rel = rel.substr(m.root.size());
+  if (rel == "/") rel.clear();
+  return m.point + rel;
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  std::istringstream in(text);
+  double x = 0;
+  if (!(in >> x) || !std::isfinite(x)) return std::nullopt;
+  return x;
+}
+
+// The smallest quota from `dir` up to the mount point; `quota_at` reads one directory's.
+std::optional<double> smallest_quota_upwards(
+    std::string dir, const std::string& top,
+    const std::function<std::optional<double>(const std::string&)>& quota_at) {
+  std::optional<double> best;
+  for (int depth = 0; depth < 64; ++depth) {
+    if (const auto q = quota_at(dir); q && (!best || *q < *best)) best = q;
+    if (dir.size() <= top.size()) break;
+    const size_t slash = dir.rfind('/');
+    if (slash == std::string::npos || slash < top.size()) {
+      dir = top;
+    } else {
+      dir = dir.substr(0, slash);
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::optional<double> cgroup_cpu_quota(
+    const std::string& proc_cgroup, const std::string& mountinfo,
+    const std::function<std::optional<std::string>(const std::string&)>& read) {
+  const std::vector<Mount> mounts = cgroup_mounts(mountinfo);
+  std::optional<double> best;
+  auto keep = [&](std::optional<double> q) {
+    if (q && (!best || *q < *best)) best = q;
+  };
+  for (const std::string& line : split(proc_cgroup, '\n')) {
+    // "hierarchy-id:controller,list:/path"; the path may itself hold ':'.
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    const std::vector<std::string> names = split(controllers, ',');
+    if (controllers.empty()) {  // cgroup v2: cpu.max is "max PERIOD" or "QUOTA PERIOD"
+      for (const Mount& m : mounts) {
+        if (m.fstype != "cgroup2") continue;
+        keep(smallest_quota_upwards(cgroup_dir(m, path), m.point,
+                                    [&](const std::string& dir) -> std::optional<double> {
+                                      const auto text = read(dir + "/cpu.max");
+                                      if (!text) return std::nullopt;
+                                      std::istringstream in(*text);
+                                      std::string quota;
+                                      double period = 0;
+                                      if (!(in >> quota >> period) || quota == "max" || period <= 0)
+                                        return std::nullopt;
+                                      const auto q = parse_number(quota);
+                                      if (!q || *q <= 0) return std::nullopt;
+                                      return *q / period;
+                                    }));
+      }
+    } else if (std::find(names.begin(), names.end(), "cpu") != names.end()) {  // cgroup v1
+      for (const Mount& m : mounts) {
+        if (m.fstype != "cgroup" || std::find(m.super_options.begin(), m.super_options.end(),
+                                              "cpu") == m.super_options.end())
+          continue;
+        keep(smallest_quota_upwards(
+            cgroup_dir(m, path), m.point, [&](const std::string& dir) -> std::optional<double> {
+              const auto quota_text = read(dir + "/cpu.cfs_quota_us");
+              const auto period_text = read(dir + "/cpu.cfs_period_us");
+              if (!quota_text || !period_text) return std::nullopt;
+              const auto quota = parse_number(*quota_text), period = parse_number(*period_text);
+              if (!quota || !period || *quota <= 0 || *period <= 0)
+                return std::nullopt;  // -1: none
+              return *quota / *period;
+            }));
+      }
+    }
+  }
+  return best;
+}
+
+std::string CpuBudget::describe() const {
+  std::ostringstream out;
+  out << usable << (usable == 1 ? " CPU" : " CPUs") << " (affinity " << affinity << ", ";
+  if (quota)
+    out << "cgroup quota " << *quota << " CPUs)";
+  else
+    out << "no cgroup quota)";
+  return out.str();
+}
+
+CpuBudget cpu_budget() {
+  CpuBudget b;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) b.affinity = std::max(1, CPU_COUNT(&set));
+  auto read = [](const std::string& path) -> std::optional<std::string> {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const auto cgroup = read("/proc/self/cgroup"), mountinfo = read("/proc/self/mountinfo");
+  if (cgroup && mountinfo) b.quota = cgroup_cpu_quota(*cgroup, *mountinfo, read);
+  b.usable = b.affinity;
+  if (b.quota) b.usable = std::min(b.usable, std::max(1, static_cast<int>(std::ceil(*b.quota))));
+  return b;
+}
+
+int usable_cpus() {
+  static const int cpus = cpu_budget().usable;
+  return cpus;
+}
+
+}  // namespace cf
