@@ -1,6 +1,8 @@
 #!/bin/sh
 # Training speed of cellforge against PyTorch on the same network (issue 3, item 8): builds the
-# benchmark if needed, times both on random data and prints images/s, their ratio and peak memory.
+# benchmark if needed, times both on random data and prints images/s, their ratio and peak memory;
+# then both again next to a busy `yes` process, and cellforge next to a second training
+# (bench/contention.sh), as fractions of their quiet speed.
 #
 # usage: bench/train_speed.sh [--arch NAME] [--steps S] [--threads T] [--build-dir DIR]
 # Defaults: NASNet-A, cifar stem, N=2, F=16, batch 64, 28x28x1 input, 10 classes, 2 threads.
@@ -42,3 +44,15 @@ rate() { echo "$1" | head -n 1 | sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p'; }
 rss() { echo "$1" | head -n 1 | sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p'; }
 awk -v a="$(rate "$ours")" -v b="$(rate "$theirs")" -v ma="$(rss "$ours")" -v mb="$(rss "$theirs")" \
   'BEGIN { printf "cellforge %.1f images/s, pytorch %.1f images/s: %.2fx; peak RSS %s MiB vs %s MiB\n", a, b, a / b, ma, mb }'
+
+# Next to a busy neighbour (issue 14, item 3).
+yes >/dev/null &
+hog=$!
+trap 'rm -f "$genotype"; kill $hog 2>/dev/null || true' EXIT
+sleep 1
+theirs_busy=$(/usr/bin/python3 "$here/pytorch_nasnet.py" --genotype "$genotype" --steps "$steps" $common)
+kill $hog
+awk -v b="$(rate "$theirs")" -v y="$(rate "$theirs_busy")" \
+  'BEGIN { printf "pytorch beside yes: %.1f images/s, %.0f%% of quiet\n", y, 100 * y / b }'
+sh "$here/contention.sh" --build-dir "$build" --steps "$steps" --threads "$threads" | tail -n 1 |
+  sed 's/^/cellforge /'

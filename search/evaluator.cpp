@@ -2,19 +2,23 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 #include "controller/nb201_table.h"
 #include "space/genotype.h"
 #include "space/json_text.h"
 #include "space/network.h"
+#include "trainer/cpus.h"
 #include "trainer/train.h"
 
 namespace cf {
@@ -47,15 +51,17 @@ class ProcessEvaluator final : public Evaluator {
   void submit(const Job& job) override {
     const int log_fd = open(worker_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     std::unique_ptr<EvaluateProcess> process;
+    const int slot = free_slot();
     try {
       process = std::make_unique<EvaluateProcess>(
-          job.id, job_to_json(job, config_, threads_).dump(), log_fd);
+          job.id, job_to_json(job, config_, threads_).dump(), log_fd, slot_cpus(slot));
     } catch (...) {
       if (log_fd >= 0) close(log_fd);
       throw;
     }
     if (log_fd >= 0) close(log_fd);
     processes_.push_back(std::move(process));
+    slots_.push_back(slot);
   }
 
   std::vector<JobResult> wait(double timeout_seconds) override {
@@ -70,7 +76,11 @@ class ProcessEvaluator final : public Evaluator {
       if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       if (processes_[k]->read_output()) done.push_back(processes_[k]->result());
     }
-    std::erase_if(processes_, [](const auto& p) { return p->ended(); });
+    for (size_t k = processes_.size(); k-- > 0;)
+      if (processes_[k]->ended()) {
+        processes_.erase(processes_.begin() + static_cast<std::ptrdiff_t>(k));
+        slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(k));
+      }
     return done;
   }
 
@@ -82,13 +92,32 @@ class ProcessEvaluator final : public Evaluator {
     return first->progress();
   }
 
-  void cancel_all() override { processes_.clear(); }  // each destructor kills its process
+  void cancel_all() override {  // each destructor kills its process
+    processes_.clear();
+    slots_.clear();
+  }
 
  private:
+  int free_slot() const {
+    for (int slot = 0;; ++slot)
+      if (std::find(slots_.begin(), slots_.end(), slot) == slots_.end()) return slot;
+  }
+
+  // Worker slot k trains on CPUs [k * threads, (k + 1) * threads) of the campaign's affinity
+  // mask when all slots fit; otherwise workers are not pinned.
+  std::vector<int> slot_cpus(int slot) const {
+    const std::vector<int> cpus = affinity_cpus();
+    if (!pin_threads_allowed(threads_) ||
+        static_cast<int64_t>(config_.workers) * threads_ > static_cast<int64_t>(cpus.size()))
+      return {};
+    return {cpus.begin() + slot * threads_, cpus.begin() + (slot + 1) * threads_};
+  }
+
   const CampaignConfig& config_;
   std::filesystem::path worker_log_;
   int threads_ = 1;
   std::vector<std::unique_ptr<EvaluateProcess>> processes_;
+  std::vector<int> slots_;  // slots_[k]: the worker slot of processes_[k]
 };
 
 class TableEvaluator final : public Evaluator {
@@ -136,8 +165,15 @@ std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config) {
   return std::make_unique<TableEvaluator>(config);
 }
 
-EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd)
+EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd,
+                                 const std::vector<int>& cpus)
     : job_id_(job_id) {
+  // Prepared here: between fork and exec the child only makes system calls (the parent may
+  // have other threads, so no allocation there).
+  cpu_set_t pin;
+  CPU_ZERO(&pin);
+  for (int cpu : cpus)
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &pin);
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("cannot create a pipe for a worker: ") +
@@ -171,6 +207,7 @@ EvaluateProcess::EvaluateProcess(int64_t job_id, const std::string& job_json, in
     setpgid(0, 0);  // a Ctrl-C in the terminal goes to the campaign, which stops its workers
     prctl(PR_SET_PDEATHSIG, SIGKILL);   // and a killed campaign takes its workers with it
     if (getppid() != parent) _exit(1);  // the campaign died before prctl took effect
+    if (!cpus.empty()) sched_setaffinity(0, sizeof pin, &pin);
     execl("/proc/self/exe", "cellforge", "_evaluate", static_cast<char*>(nullptr));
     _exit(127);
   }

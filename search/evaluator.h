@@ -7,11 +7,10 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "search/config.h"
 
@@ -26,7 +25,7 @@ struct Job {
 struct JobResult {
   int64_t id = 0;
   bool ok = false;
-  double accuracy = 0;  // proxy validation accuracy (0..1)
+  double accuracy = 0;        // proxy validation accuracy (0..1)
   std::string status = "ok";  // ok | diverged | memory_limit | failed | crashed
   std::string reason;
   int64_t params = 0, macs = 0;
@@ -69,7 +68,11 @@ std::unique_ptr<Evaluator> make_table_evaluator(const CampaignConfig& config);
 // before it has ended.
 class EvaluateProcess {
  public:
-  EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd);
+  // `cpus`: the worker process's CPUs (a campaign gives each worker slot its own, so that the
+  // trainer's thread pinning, trainer/cpus.h, never puts two workers on one CPU); empty: the
+  // parent's.
+  EvaluateProcess(int64_t job_id, const std::string& job_json, int log_fd,
+                  const std::vector<int>& cpus = {});
   ~EvaluateProcess();
   EvaluateProcess(const EvaluateProcess&) = delete;
   EvaluateProcess& operator=(const EvaluateProcess&) = delete;

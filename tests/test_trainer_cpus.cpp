@@ -1,8 +1,12 @@
 // trainer/cpus.h: the CPUs a process may use (affinity mask and cgroup v1/v2 quota).
+#include <omp.h>
+#include <sched.h>
+
 #include <catch2/catch.hpp>
 #include <map>
 #include <thread>
 
+#include "skip.h"
 #include "trainer/cpus.h"
 
 namespace {
@@ -84,4 +88,54 @@ TEST_CASE("this process: usable CPUs within the affinity mask") {
     CHECK(b.affinity <= static_cast<int>(std::thread::hardware_concurrency()));
   CHECK(cf::usable_cpus() == b.usable);
   CHECK(b.describe().find("affinity") != std::string::npos);
+}
+
+namespace {
+
+// The CPUs of the calling thread's mask.
+std::vector<int> thread_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof set, &set);
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  return cpus;
+}
+
+}  // namespace
+
+TEST_CASE("ThreadPinning pins each OpenMP thread to one CPU, then restores every mask") {
+  const std::vector<int> before = cf::affinity_cpus();
+  if (!cf::pin_threads_allowed(2)) {
+    cf::test::skip("pinning is off here (fewer than 2 CPUs, an MPI launcher or OMP_PROC_BIND set)");
+    return;
+  }
+  omp_set_num_threads(2);
+  std::vector<std::vector<int>> during(2), after(2);
+  {
+    const cf::ThreadPinning pinning(2);
+    REQUIRE(pinning.active());
+    CHECK(cf::affinity_cpus() == before);  // the process's CPUs, not the pinned thread's one
+    CHECK(cf::cpu_budget().affinity == static_cast<int>(before.size()));
+    const cf::ThreadPinning nested(2);  // does not nest
+    CHECK_FALSE(nested.active());
+#pragma omp parallel num_threads(2)
+    during[omp_get_thread_num()] = thread_cpus();
+  }
+#pragma omp parallel num_threads(2)
+  after[omp_get_thread_num()] = thread_cpus();
+  CHECK(during[0] == std::vector<int>{before[0]});
+  CHECK(during[1] == std::vector<int>{before[1]});
+  CHECK(after[0] == before);
+  CHECK(after[1] == before);
+  CHECK(cf::affinity_cpus() == before);
+}
+
+TEST_CASE("CELLFORGE_PIN_THREADS=0 turns pinning off") {
+  setenv("CELLFORGE_PIN_THREADS", "0", 1);
+  CHECK_FALSE(cf::pin_threads_allowed(1));
+  CHECK_FALSE(cf::ThreadPinning(1).active());
+  unsetenv("CELLFORGE_PIN_THREADS");
+  CHECK_FALSE(cf::pin_threads_allowed(100000));  // more threads than CPUs
 }

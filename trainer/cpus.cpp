@@ -1,17 +1,25 @@
 #include "trainer/cpus.h"
 
+#include <omp.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace cf {
 
 namespace {
+
+// While a ThreadPinning is active, the calling thread's mask is one CPU: the process's CPUs are
+// the ones it saved. (Pinnings do not nest: train_network is not re-entered.)
+std::vector<int> g_cpus_before_pinning;
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;
@@ -157,9 +165,7 @@ std::string CpuBudget::describe() const {
 
 CpuBudget cpu_budget() {
   CpuBudget b;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) b.affinity = std::max(1, CPU_COUNT(&set));
+  b.affinity = std::max<int>(1, static_cast<int>(affinity_cpus().size()));
   auto read = [](const std::string& path) -> std::optional<std::string> {
     std::ifstream in(path);
     if (!in) return std::nullopt;
@@ -176,6 +182,74 @@ CpuBudget cpu_budget() {
 
 int usable_cpus() {
   static const int cpus = cpu_budget().usable;
+  return cpus;
+}
+
+void reexec_with_openmp_policy(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("GOMP_SPINCOUNT", kOpenMpSpinCount, 1) != 0) return;
+  execv("/proc/self/exe", argv);
+}
+
+bool pin_threads_allowed(int threads) {
+  for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY",
+                           "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name)) return false;
+  if (const char* pin = std::getenv("CELLFORGE_PIN_THREADS"); pin && std::string_view(pin) == "0")
+    return false;
+  return threads >= 1 && static_cast<int>(affinity_cpus().size()) >= threads;
+}
+
+namespace {
+
+void set_thread_cpus(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);  // 0: the calling thread
+}
+
+}  // namespace
+
+ThreadPinning::ThreadPinning(int threads) {
+  if (!g_cpus_before_pinning.empty() || !pin_threads_allowed(threads)) return;
+  const std::vector<int> cpus = affinity_cpus();
+  previous_.assign(threads, {});
+  std::vector<int> seen(threads, 0);
+#pragma omp parallel num_threads(threads)
+  {
+    const int k = omp_get_thread_num();
+    if (k < threads) {
+      previous_[k] = affinity_cpus();
+      set_thread_cpus({cpus[k]});
+      seen[k] = 1;
+    }
+  }
+  threads_ = threads;
+  g_cpus_before_pinning = cpus;
+  // A team smaller than asked (OMP_THREAD_LIMIT, nested regions): nothing to undo for the rest.
+  for (int k = 0; k < threads; ++k)
+    if (!seen[k]) previous_[k].clear();
+}
+
+ThreadPinning::~ThreadPinning() {
+  if (!threads_) return;
+#pragma omp parallel num_threads(threads_)
+  {
+    const int k = omp_get_thread_num();
+    if (k < threads_ && !previous_[k].empty()) set_thread_cpus(previous_[k]);
+  }
+  g_cpus_before_pinning.clear();
+}
+
+std::vector<int> affinity_cpus() {
+  if (!g_cpus_before_pinning.empty()) return g_cpus_before_pinning;
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
   return cpus;
 }
 

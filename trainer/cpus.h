@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cf {
 
@@ -20,6 +21,47 @@ struct CpuBudget {
 CpuBudget cpu_budget();
 // cpu_budget().usable, computed once.
 int usable_cpus();
+
+// cellforge's OpenMP policy (bench/contention.sh has the measurements, README "Performance"):
+// - an idle OpenMP thread spins briefly before it sleeps (GOMP_SPINCOUNT=30000 instead of
+//   libgomp's 300,000), so that it yields its core to whoever needs it;
+// - during training each OpenMP thread is pinned to one CPU of the process's mask (ThreadPinning),
+//   so a thread that shares its core with another busy process is not migrated onto its
+//   sibling's.
+// Next to one `yes`, NASNet-A training kept about 40% of its quiet speed (20% with libgomp's
+// defaults); next to a second training, about 50% (10%).
+inline constexpr const char* kOpenMpSpinCount = "30000";
+
+// libgomp reads its settings once, when it is loaded, before main() runs: so unless the user
+// set OMP_WAIT_POLICY or GOMP_SPINCOUNT, this sets GOMP_SPINCOUNT and executes the program again
+// (same pid, same arguments; the new image finds the variable set and returns at once). Call it
+// first thing in main(). If exec fails, the program carries on with libgomp's default.
+void reexec_with_openmp_policy(char** argv);
+
+// Whether training pins its threads: not when the user chose a binding (OMP_PROC_BIND,
+// OMP_PLACES, GOMP_CPU_AFFINITY), not under an MPI launcher (its --bind-to applies; co-located
+// ranks would pin onto the same CPUs), not when CELLFORGE_PIN_THREADS=0, and not when the mask
+// has fewer CPUs than `threads`.
+bool pin_threads_allowed(int threads);
+
+// Pins OpenMP threads 0..threads-1 to the calling thread's CPUs, one each, when
+// pin_threads_allowed(threads); restores every thread's previous mask when destroyed. libgomp
+// keeps its thread pool, so the pinning holds for every parallel region of that size in between.
+class ThreadPinning {
+ public:
+  explicit ThreadPinning(int threads);
+  ~ThreadPinning();
+  ThreadPinning(const ThreadPinning&) = delete;
+  ThreadPinning& operator=(const ThreadPinning&) = delete;
+  bool active() const { return threads_ > 0; }
+
+ private:
+  int threads_ = 0;                         // 0: not pinned
+  std::vector<std::vector<int>> previous_;  // each thread's CPUs before
+};
+
+// The CPUs of this process's affinity mask, in increasing order.
+std::vector<int> affinity_cpus();
 
 // The cgroup CPU quota in CPUs from the texts of /proc/self/cgroup and /proc/self/mountinfo;
 // `read` returns a file's contents (nullopt when absent). The smallest quota on the path from

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "trainer/cpus.h"
+
 namespace cf {
 
 const char* train_status_name(TrainStatus status) {
@@ -205,6 +207,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   const auto t_start = Clock::now();
   TrainResult result;
   omp_set_num_threads(std::max(1, options.threads));
+  const ThreadPinning pinning(std::max(1, options.threads));  // trainer/cpus.h: why
   const int batch = options.batch;
   result.reason = refuse_reason(network, data, options, executor != nullptr, result);
   if (!result.reason.empty()) return result;

@@ -7,6 +7,7 @@
 
 #include "search/cli/commands.h"
 #include "search/mpi_session.h"
+#include "trainer/cpus.h"
 
 namespace {
 
@@ -48,6 +49,7 @@ void print_help(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cf::reexec_with_openmp_policy(argv);  // before anything else: it may start the program again
   if (argc < 2) {
     print_help(stderr);
     return 2;
