@@ -107,7 +107,7 @@ class ProcessEvaluator final : public Evaluator {
   // mask when all slots fit; otherwise workers are not pinned.
   std::vector<int> slot_cpus(int slot) const {
     const std::vector<int> cpus = affinity_cpus();
-    if (!pin_threads_allowed(threads_) ||
+    if (!pinning_permitted() ||
         static_cast<int64_t>(config_.workers) * threads_ > static_cast<int64_t>(cpus.size()))
       return {};
     return {cpus.begin() + slot * threads_, cpus.begin() + (slot + 1) * threads_};

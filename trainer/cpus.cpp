@@ -191,13 +191,16 @@ void reexec_with_openmp_policy(char** argv) {
   execv("/proc/self/exe", argv);
 }
 
-bool pin_threads_allowed(int threads) {
+bool pinning_permitted() {
   for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY",
                            "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
     if (std::getenv(name)) return false;
-  if (const char* pin = std::getenv("CELLFORGE_PIN_THREADS"); pin && std::string_view(pin) == "0")
-    return false;
-  return threads >= 1 && static_cast<int>(affinity_cpus().size()) >= threads;
+  const char* pin = std::getenv("CELLFORGE_PIN_THREADS");
+  return !(pin && std::string_view(pin) == "0");
+}
+
+bool pin_threads_allowed(int threads) {
+  return pinning_permitted() && threads >= 1 && static_cast<int>(affinity_cpus().size()) == threads;
 }
 
 namespace {

@@ -38,11 +38,15 @@ inline constexpr const char* kOpenMpSpinCount = "30000";
 // first thing in main(). If exec fails, the program carries on with libgomp's default.
 void reexec_with_openmp_policy(char** argv);
 
-// Whether training pins its threads: not when the user chose a binding (OMP_PROC_BIND,
-// OMP_PLACES, GOMP_CPU_AFFINITY), not under an MPI launcher (its --bind-to applies; co-located
-// ranks would pin onto the same CPUs), not when CELLFORGE_PIN_THREADS=0, and not when the mask
-// has fewer CPUs than `threads`.
+// Whether training pins its threads: only when they use the process's whole mask (threads ==
+// its CPUs; a campaign narrows each worker's mask to its slot), so that independent runs of fewer
+// threads are never piled onto the same first CPUs; not when the user chose a binding
+// (OMP_PROC_BIND, OMP_PLACES, GOMP_CPU_AFFINITY), not under an MPI launcher (its --bind-to
+// applies), not when CELLFORGE_PIN_THREADS=0.
 bool pin_threads_allowed(int threads);
+// The same without the thread count: the user's and the launcher's conditions only (a campaign
+// asks this before narrowing each worker's mask to its slot).
+bool pinning_permitted();
 
 // Pins OpenMP threads 0..threads-1 to the calling thread's CPUs, one each, when
 // pin_threads_allowed(threads); restores every thread's previous mask when destroyed. libgomp
