@@ -418,6 +418,12 @@ const SettingDef kSettings[] = {
     {"train.augment", "proxy.augment", KeyType::boolean, "true", "true", 0, 0, "",
      "random crop and flip (flip as data.horizontal_flip says)",
      CF_APPLY(s.train.augment = to_bool(v))},
+    {"train.init", nullptr, KeyType::choice, "he_normal", "he_normal", 0, 0,
+     "he_normal|uniform_fan_in|glorot",
+     "initial weights: he_normal (conv N(0, 2/fan_in), FC U(+-1/sqrt(fan_in)), FC bias 0), "
+     "uniform_fan_in (PyTorch's default: conv and FC weights and FC bias U(+-1/sqrt(fan_in))) or "
+     "glorot (U(+-sqrt(6/(fan_in+fan_out))), FC bias 0); BN scale 1, shift 0 in all",
+     CF_APPLY(s.train.init = *init_scheme_from_name(v))},
     {"train.aux_weight", nullptr, KeyType::real, "0.4", "0.4", 0, 10, "",
      "auxiliary head loss weight", CF_APPLY(s.train.aux_weight = to_float(v))},
     {"train.threads", "proxy.threads", KeyType::integer, "auto", "auto", 1, 1024, "auto",

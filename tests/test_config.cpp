@@ -121,3 +121,14 @@ TEST_CASE("threads = auto resolves to the usable CPUs and is frozen as the numbe
   CHECK_THROWS_WITH(cf::train_config_from_settings({{"train.batch", "auto", "--batch"}}),
                     Catch::Contains("not an integer"));
 }
+
+TEST_CASE("train.init picks the initialisation scheme", "[config][train]") {
+  CHECK(cf::train_config_from_settings({}).train.init == cf::InitScheme::he_normal);
+  CHECK(cf::train_config_from_settings({{"train.init", "glorot", "--init"}}).train.init ==
+        cf::InitScheme::glorot);
+  CHECK(cf::train_config_from_settings({{"train.init", "uniform_fan_in", "--init"}}).train.init ==
+        cf::InitScheme::torch_default);
+  CHECK_THROWS_WITH(
+      cf::train_config_from_settings({{"train.init", "xavier", "--init"}}),
+      Catch::StartsWith("--init: 'xavier' is not one of he_normal,uniform_fan_in,glorot"));
+}

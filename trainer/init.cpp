@@ -1,6 +1,7 @@
 #include "trainer/init.h"
 
 #include <cmath>
+#include <iterator>
 
 namespace cf {
 
@@ -12,13 +13,35 @@ double normal(Rng& rng) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
+// Glorot & Bengio's bound; fan_out as PyTorch and Keras count it: output channels times the
+// kernel window (a depthwise conv's fan_in is its window alone).
+double glorot_bound(const Layer& l, int64_t fan_in) {
+  const int64_t window = l.kind == LayerKind::conv ? int64_t{l.kernel_h} * l.kernel_w : 1;
+  const int64_t fan_out = int64_t{l.out.c} * window;
+  return fan_in + fan_out > 0 ? std::sqrt(6.0 / static_cast<double>(fan_in + fan_out)) : 0.0;
+}
+
 std::vector<float> uniform(Rng& rng, int64_t count, double bound) {
   std::vector<float> v(static_cast<size_t>(count));
   for (auto& x : v) x = static_cast<float>((2 * rng.uniform01() - 1) * bound);
   return v;
 }
 
+constexpr const char* kInitSchemeNames[] = {"he_normal", "uniform_fan_in", "glorot"};
+static_assert(std::size(kInitSchemeNames) == kInitSchemeCount);
+static_assert(static_cast<int>(InitScheme::glorot) == kInitSchemeCount - 1);
+
 }  // namespace
+
+const char* init_scheme_name(InitScheme scheme) {
+  return kInitSchemeNames[static_cast<int>(scheme)];
+}
+
+std::optional<InitScheme> init_scheme_from_name(std::string_view name) {
+  for (int k = 0; k < kInitSchemeCount; ++k)
+    if (name == kInitSchemeNames[k]) return static_cast<InitScheme>(k);
+  return std::nullopt;
+}
 
 ParamValues init_param_values(const Network& network, Rng& rng, InitScheme scheme) {
   ParamValues values;
@@ -32,6 +55,8 @@ ParamValues init_param_values(const Network& network, Rng& rng, InitScheme schem
       case LayerKind::conv:
         if (scheme == InitScheme::torch_default) {
           values[l.name + ".weights"] = uniform(rng, weights, bound);
+        } else if (scheme == InitScheme::glorot) {
+          values[l.name + ".weights"] = uniform(rng, weights, glorot_bound(l, fan_in));
         } else {
           const double stddev = std::sqrt(2.0 / static_cast<double>(fan_in));  // He et al.
           std::vector<float> v(static_cast<size_t>(weights));
@@ -40,7 +65,8 @@ ParamValues init_param_values(const Network& network, Rng& rng, InitScheme schem
         }
         break;
       case LayerKind::fully_connected:
-        values[l.name + ".weights"] = uniform(rng, weights, bound);
+        values[l.name + ".weights"] =
+            uniform(rng, weights, scheme == InitScheme::glorot ? glorot_bound(l, fan_in) : bound);
         values[l.name + ".bias"] = scheme == InitScheme::torch_default
                                        ? uniform(rng, l.out.c, bound)
                                        : std::vector<float>(static_cast<size_t>(l.out.c), 0.0f);

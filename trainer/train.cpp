@@ -224,7 +224,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   Rng root(options.seed);
   Rng init_rng = root.split();
   LoopState loop{root.split(), root.split(), root.split(), {}, 0, 1};
-  if (init_weights && !resume) ex.init_params(init_rng);
+  if (init_weights && !resume) ex.init_params(init_rng, options.init);
   Sgd sgd(ex.params(), options.sgd);
   TrainLoop run{data, options, callbacks, ex, sgd, loop, result, {}, {}, 0, 0, {}};
   run.steps_per_epoch = data.train.count / batch;  // the remainder waits for the next epoch

@@ -18,15 +18,16 @@ namespace cf {
 struct TrainOptions {
   int epochs = 1;
   int batch = 64;
-  float lr = 0.05f;           // base learning rate (cosine decay to min_lr)
+  float lr = 0.05f;  // base learning rate (cosine decay to min_lr)
   float min_lr = 0.0f;
   float warmup_epochs = 0.0f;
   SgdOptions sgd{0.9f, true, 3e-4f, 5.0f};
   float label_smoothing = 0.0f;
-  float drop_path = 0.0f;     // ScheduledDropPath probability reached at the end of training
-  float aux_weight = 0.4f;    // auxiliary head loss weight (when the network has one)
-  bool augment = true;        // data's default augmentation (plus cutout below)
+  float drop_path = 0.0f;   // ScheduledDropPath probability reached at the end of training
+  float aux_weight = 0.4f;  // auxiliary head loss weight (when the network has one)
+  bool augment = true;      // data's default augmentation (plus cutout below)
   int cutout = 0;
+  InitScheme init = InitScheme::he_normal;  // fresh weights (not when resuming or loading)
   int threads = 2;
   uint64_t seed = 0;
   int64_t memory_limit_bytes = int64_t{16} << 30;
@@ -62,14 +63,15 @@ struct TrainCheckpoint {
   int epochs_done = 0;
   int64_t step = 0;
   std::array<uint64_t, 4> order_rng{}, augment_rng{}, drop_rng{};
-  std::vector<int> order;                     // the running permutation of training images
-  std::vector<std::vector<float>> velocity;   // SGD momentum, parameter order
+  std::vector<int> order;                    // the running permutation of training images
+  std::vector<std::vector<float>> velocity;  // SGD momentum, parameter order
   std::vector<EpochStats> epochs;
   std::vector<float> losses;
 };
 
 struct TrainCallbacks {
-  std::function<void(int epoch, int step, int steps_per_epoch, double loss, double accuracy)> on_step;
+  std::function<void(int epoch, int step, int steps_per_epoch, double loss, double accuracy)>
+      on_step;
   std::function<void(const EpochStats&)> on_epoch;
   std::function<bool()> should_stop;  // polled every step; true ends training (status failed)
   std::function<void(const TrainCheckpoint&)> on_checkpoint;  // after every epoch

@@ -59,7 +59,7 @@ struct TrainFlags {
   double memory_limit_gib = 16;
   bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false,
        help_config = false;
-  std::string from, config_file, out_dir, flip = "auto", threads = "auto";
+  std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "he_normal";
   std::vector<std::string> sets;
   int rank = 1;
 };
@@ -102,6 +102,8 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
       "cutout", po::value(&f.opts.cutout)->default_value(f.opts.cutout),
       "cutout square side (0: off)")("no-augment", po::bool_switch(&f.no_augment),
                                      "no crop or flip")(
+      "init", po::value(&f.init)->default_value(f.init),
+      "initial weights: he_normal | uniform_fan_in (PyTorch's default) | glorot")(
       "flip", po::value(&f.flip)->default_value(f.flip),
       "random horizontal flips: auto (the format's default) | true | false (digits)")(
       "train-images", po::value(&f.train_images)->default_value(f.train_images),
@@ -170,6 +172,7 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
       {"train.cutout", std::to_string(f.opts.cutout), "--cutout"},
       {"train.augment", f.no_augment ? "false" : "true", "--no-augment"},
       {"data.horizontal_flip", f.flip, "--flip"},
+      {"train.init", f.init, "--init"},
       {"train.threads", f.threads, "--threads"},
       {"train.seed", std::to_string(f.opts.seed), "--seed"},
       {"train.memory_limit_gb", num(f.memory_limit_gib), "--memory-limit-gb"},
@@ -226,7 +229,8 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
                              "drop-path",    "dropout",         "cutout",
                              "train-images", "valid-images",    "data-dir",
                              "format",       "cells-per-stack", "filters",
-                             "stem",         "stem-multiplier", "flip"})
+                             "stem",         "stem-multiplier", "flip",
+                             "init"})
       if (vm.count(flag) && !vm[flag].defaulted())
         throw UsageError(std::string("--") + flag + " cannot be combined with --config; use --set",
                          usage);
