@@ -430,7 +430,7 @@ const SettingDef kSettings[] = {
      "CPU threads, or auto: the CPUs this process may use (affinity mask and cgroup quota, not "
      "the machine's count), resolved when the config is read; a campaign splits them among its "
      "workers",
-     CF_APPLY(s.train.threads = v == "auto" ? usable_cpus() : to_int(v))},
+     CF_APPLY(s.train.threads = to_int(v))},
     {"train.seed", nullptr, KeyType::unsigned64, "0", "0", 0, kBig, "",
      "seed (a campaign derives each candidate's from campaign.seed)",
      CF_APPLY(s.train.seed = s.data.seed = std::stoull(v))},
@@ -617,9 +617,10 @@ CampaignConfig load_config(const std::filesystem::path& file,
   auto& v = config.values;
   if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
   if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
-  // Proxy settings that campaigns do not expose keep their proxy values.
+  // Proxy settings that campaigns do not expose keep their proxy values; exposed ones are set
+  // from the checked values below.
   for (const SettingDef& s : kSettings)
-    s.apply(config.proxy, s.proxy_default);  // exposed ones: set below
+    if (!s.proxy_key) s.apply(config.proxy, s.proxy_default);
   apply_all(campaign_keys(), v, &config, &config.proxy);
   const std::string fname = file.string();
   auto where_of = [&](const std::string& key) {

@@ -99,11 +99,35 @@ std::optional<double> smallest_quota_upwards(
   return best;
 }
 
+using ReadFile = std::function<std::optional<std::string>(const std::string&)>;
+
+// cgroup v2: cpu.max is "max PERIOD" (no quota) or "QUOTA PERIOD".
+std::optional<double> cpu_max_quota(const ReadFile& read, const std::string& dir) {
+  const auto text = read(dir + "/cpu.max");
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::string quota;
+  double period = 0;
+  if (!(in >> quota >> period) || quota == "max" || period <= 0) return std::nullopt;
+  const auto q = parse_number(quota);
+  if (!q || *q <= 0) return std::nullopt;
+  return *q / period;
+}
+
+// cgroup v1: cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us.
+std::optional<double> cfs_quota(const ReadFile& read, const std::string& dir) {
+  const auto quota_text = read(dir + "/cpu.cfs_quota_us");
+  const auto period_text = read(dir + "/cpu.cfs_period_us");
+  if (!quota_text || !period_text) return std::nullopt;
+  const auto quota = parse_number(*quota_text), period = parse_number(*period_text);
+  if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
+  return *quota / *period;
+}
+
 }  // namespace
 
-std::optional<double> cgroup_cpu_quota(
-    const std::string& proc_cgroup, const std::string& mountinfo,
-    const std::function<std::optional<std::string>(const std::string&)>& read) {
+std::optional<double> cgroup_cpu_quota(const std::string& proc_cgroup, const std::string& mountinfo,
+                                       const ReadFile& read) {
   const std::vector<Mount> mounts = cgroup_mounts(mountinfo);
   std::optional<double> best;
   auto keep = [&](std::optional<double> q) {
@@ -115,39 +139,15 @@ std::optional<double> cgroup_cpu_quota(
     if (b == std::string::npos) continue;
     const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
     const std::vector<std::string> names = split(controllers, ',');
-    if (controllers.empty()) {  // cgroup v2: cpu.max is "max PERIOD" or "QUOTA PERIOD"
-      for (const Mount& m : mounts) {
-        if (m.fstype != "cgroup2") continue;
-        keep(smallest_quota_upwards(cgroup_dir(m, path), m.point,
-                                    [&](const std::string& dir) -> std::optional<double> {
-                                      const auto text = read(dir + "/cpu.max");
-                                      if (!text) return std::nullopt;
-                                      std::istringstream in(*text);
-                                      std::string quota;
-                                      double period = 0;
-                                      if (!(in >> quota >> period) || quota == "max" || period <= 0)
-                                        return std::nullopt;
-                                      const auto q = parse_number(quota);
-                                      if (!q || *q <= 0) return std::nullopt;
-                                      return *q / period;
-                                    }));
-      }
-    } else if (std::find(names.begin(), names.end(), "cpu") != names.end()) {  // cgroup v1
-      for (const Mount& m : mounts) {
-        if (m.fstype != "cgroup" || std::find(m.super_options.begin(), m.super_options.end(),
-                                              "cpu") == m.super_options.end())
-          continue;
-        keep(smallest_quota_upwards(
-            cgroup_dir(m, path), m.point, [&](const std::string& dir) -> std::optional<double> {
-              const auto quota_text = read(dir + "/cpu.cfs_quota_us");
-              const auto period_text = read(dir + "/cpu.cfs_period_us");
-              if (!quota_text || !period_text) return std::nullopt;
-              const auto quota = parse_number(*quota_text), period = parse_number(*period_text);
-              if (!quota || !period || *quota <= 0 || *period <= 0)
-                return std::nullopt;  // -1: none
-              return *quota / *period;
-            }));
-      }
+    const bool v2 = controllers.empty();
+    if (!v2 && std::find(names.begin(), names.end(), "cpu") == names.end()) continue;
+    for (const Mount& m : mounts) {
+      const bool has_cpu =
+          std::find(m.super_options.begin(), m.super_options.end(), "cpu") != m.super_options.end();
+      if (v2 ? m.fstype != "cgroup2" : (m.fstype != "cgroup" || !has_cpu)) continue;
+      keep(smallest_quota_upwards(cgroup_dir(m, path), m.point, [&](const std::string& dir) {
+        return v2 ? cpu_max_quota(read, dir) : cfs_quota(read, dir);
+      }));
     }
   }
   return best;
@@ -193,7 +193,7 @@ void reexec_with_openmp_policy(char** argv) {
 
 bool pinning_permitted() {
   for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY",
-                           "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+                           "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
     if (std::getenv(name)) return false;
   const char* pin = std::getenv("CELLFORGE_PIN_THREADS");
   return !(pin && std::string_view(pin) == "0");
