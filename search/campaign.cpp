@@ -125,14 +125,14 @@ class CampaignRun {
   void accept_resumed_config() {
     const std::string identity = config_.identity_hash();
     const auto stored = store_->meta("config_identity");
-    if (stored && *stored != identity && !options_.force)
+    const bool same = !stored || config_.matches_identity(*stored);
+    if (!same && !options_.force)
       throw std::runtime_error(dir_.string() +
                                "/config.ini differs from the config this campaign ran with "
                                "(only [budget] keys may change); use --force to resume anyway");
-    if (stored && *stored != identity) {
-      store_->set_meta("config_identity", identity);
-      store_->add_event("force", "resumed with a changed config (--force)");
-    }
+    if (!same) store_->add_event("force", "resumed with a changed config (--force)");
+    // Written in the current version's form (a run made before v2 is upgraded once).
+    if (!stored || *stored != identity) store_->set_meta("config_identity", identity);
     write_file_atomic(dir_ / "config.ini", config_.to_ini());
     store_->add_event("resume", "campaign resumed");
     message("info", "resuming campaign '" + config_.name + "' in " + dir_.string());

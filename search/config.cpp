@@ -38,6 +38,7 @@ struct KeyDef {
 };
 
 constexpr double kBig = 1e12;
+constexpr const char* kIdentityV2 = "v2:";  // CampaignConfig::identity_hash's version prefix
 constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;  // a config file is a few hundred bytes
 
 std::string trim(const std::string& s) {
@@ -614,6 +615,7 @@ CampaignConfig load_config(const std::filesystem::path& file,
   std::map<std::string, int> line_of;
   CampaignConfig config;
   config.values = read_ini(file, campaign_keys(), overrides, line_of);
+  for (const auto& entry : line_of) config.keys_in_file.insert(entry.first);
   auto& v = config.values;
   if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
   if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
@@ -648,11 +650,37 @@ std::string CampaignConfig::to_ini() const {
   return section_ini(ordered);
 }
 
+namespace {
+// Keys that may change when a run is resumed.
+bool resumable_key(const std::string& key) {
+  return key.rfind("budget.", 0) == 0 || key == "campaign.dir";
+}
+}  // namespace
+
 std::string CampaignConfig::identity_hash() const {
   std::string text;
-  for (const auto& [key, value] : values)
-    if (key.rfind("budget.", 0) != 0 && key != "campaign.dir") text += key + "=" + value + "\n";
-  return hash_hex(text);
+  for (const auto& k : campaign_keys())
+    if (!resumable_key(k.key) && values.at(k.key) != k.default_value)
+      text += k.key + "=" + values.at(k.key) + "\n";
+  return std::string(kIdentityV2) + hash_hex(text);
+}
+
+bool CampaignConfig::matches_identity(const std::string& stored) const {
+  if (stored.rfind(kIdentityV2, 0) == 0) return stored == identity_hash();
+  // Before v2: a hash of every key of the frozen file (which held every key of its version).
+  std::string text;
+  for (const auto& [key, value] : values) {
+    if (resumable_key(key)) continue;
+    if (keys_in_file.count(key)) {
+      text += key + "=" + value + "\n";
+      continue;
+    }
+    const auto& keys = campaign_keys();
+    const auto def =
+        std::find_if(keys.begin(), keys.end(), [&](const KeyDef& k) { return k.key == key; });
+    if (value != check_value(*def, def->default_value, "default")) return false;
+  }
+  return stored == hash_hex(text);
 }
 
 std::map<std::string, std::string> CampaignConfig::proxy_settings() const {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -70,8 +71,16 @@ struct CampaignConfig {
   std::map<std::string, std::string> values;
   // The resolved config as INI text (what is frozen into a run directory).
   std::string to_ini() const;
-  // Hash of every key except [budget] and campaign.dir (which may change on resume).
+  // The keys the config file set (not filled in with defaults); overrides are not counted.
+  std::set<std::string> keys_in_file;
+  // What a resumed run must match: "v2:" + a hash of every key except [budget] and campaign.dir
+  // whose value differs from the key's default. Keys that a newer cellforge adds with a default
+  // that keeps the old behaviour therefore leave the identity of existing runs unchanged.
   std::string identity_hash() const;
+  // Whether this config has the identity stored with a run: a "v2:" hash, or a hash written by
+  // cellforge before v2 (of every key of the frozen file, defaults included), which matches when
+  // the keys in this file hash to it and every key the file lacks holds its default.
+  bool matches_identity(const std::string& stored) const;
   // The proxy settings as training-config values ("train.epochs" -> "1", ...): what a worker
   // process receives and turns back into TrainSettings with the same schema.
   std::map<std::string, std::string> proxy_settings() const;

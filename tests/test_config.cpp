@@ -1,9 +1,11 @@
 // Config conversion: numbers that do not fit, the frozen config.ini round trip of any text value,
 // and training settings from flags checked against the one training schema.
 #include <catch2/catch.hpp>
+#include <sstream>
 
 #include "cli_helpers.h"
 #include "search/config.h"
+#include "space/genotype.h"
 #include "trainer/cpus.h"
 
 using cf::test::TempDir;
@@ -131,4 +133,57 @@ TEST_CASE("train.init picks the initialisation scheme", "[config][train]") {
   CHECK_THROWS_WITH(
       cf::train_config_from_settings({{"train.init", "xavier", "--init"}}),
       Catch::StartsWith("--init: 'xavier' is not one of he_normal,uniform_fan_in,glorot"));
+}
+
+namespace {
+// The frozen file without the line of `key` (as a run made before that key existed).
+std::string without_key(const std::string& ini, const std::string& key) {
+  std::istringstream in(ini);
+  std::string out, line;
+  while (std::getline(in, line))
+    if (line.rfind(key + " =", 0) != 0) out += line + "\n";
+  return out;
+}
+// The identity cellforge stored before v2: every key of the frozen file except [budget] and
+// campaign.dir, "key=value" lines in key order.
+std::string identity_before_v2(const cf::CampaignConfig& c) {
+  std::string text;
+  for (const auto& [key, value] : c.values)
+    if (c.keys_in_file.count(key) && key.rfind("budget.", 0) != 0 && key != "campaign.dir")
+      text += key + "=" + value + "\n";
+  return cf::hash_hex(text);
+}
+}  // namespace
+
+TEST_CASE(
+    "a key added with its default leaves a run's identity unchanged; runs made before v2 "
+    "still resume",
+    "[config][resume]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[campaign]\nname = id\n[proxy]\nlr = 0.1\n");
+  const cf::CampaignConfig full = cf::load_config(dir / "c.ini");
+  const std::string frozen = full.to_ini();
+  REQUIRE(frozen.find("warmup =") != std::string::npos);
+  // The same run frozen by a version without controller.warmup.
+  write_file(dir / "old.ini", without_key(frozen, "warmup"));
+  const cf::CampaignConfig old = cf::load_config(dir / "old.ini");
+  CHECK(old.keys_in_file.count("controller.warmup") == 0);
+  CHECK(old.identity_hash() == full.identity_hash());
+  CHECK(old.identity_hash().rfind("v2:", 0) == 0);
+  // Non-default values and only those count.
+  CHECK(cf::load_config(dir / "c.ini", {"proxy.lr=0.2"}).identity_hash() != full.identity_hash());
+  CHECK(cf::load_config(dir / "c.ini", {"budget.candidates=77"}).identity_hash() ==
+        full.identity_hash());
+
+  const std::string before_v2 = identity_before_v2(old);
+  CHECK(old.matches_identity(before_v2));
+  CHECK(old.matches_identity(old.identity_hash()));
+  CHECK_FALSE(old.matches_identity("v2:0123"));
+  // A changed key of the file, or a key the file lacks set away from its default, is a change.
+  const cf::CampaignConfig changed = cf::load_config(dir / "old.ini", {"proxy.lr=0.3"});
+  CHECK_FALSE(changed.matches_identity(before_v2));
+  const cf::CampaignConfig guided =
+      cf::load_config(dir / "old.ini", {"controller.warmup=synflow:5"});
+  CHECK_FALSE(guided.matches_identity(before_v2));
+  CHECK(cf::load_config(dir / "old.ini", {"budget.hours=3"}).matches_identity(before_v2));
 }
