@@ -408,6 +408,11 @@ const SettingDef kSettings[] = {
      CF_APPLY(s.train.sgd.nesterov = to_bool(v))},
     {"train.weight_decay", "proxy.weight_decay", KeyType::real, "0.0003", "0.0003", 0, 1, "",
      "L2 weight decay", CF_APPLY(s.train.sgd.weight_decay = to_float(v))},
+    {"train.decay_scope", "proxy.decay_scope", KeyType::choice, "weights", "weights", 0, 0,
+     "weights|all",
+     "what weight decay applies to: weights (conv and FC weights) or all (BN scale and shift and "
+     "biases too, as torch.optim.SGD(model.parameters()) does)",
+     CF_APPLY(s.train.sgd.decay_all = v == "all")},
     {"train.clip_norm", nullptr, KeyType::real, "5", "5", 0, 1e6, "", "gradient-norm clip (0: off)",
      CF_APPLY(s.train.sgd.clip_norm = to_float(v))},
     {"train.label_smoothing", nullptr, KeyType::real, "0", "0", 0, 0.99, "", "label smoothing",

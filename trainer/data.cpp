@@ -471,6 +471,8 @@ DataSplits load_dataset(const DataOptions& options) {
       options.train_images == 0 ? order.size() : valid_end + options.train_images;
   data.valid = take(all, order, 0, valid_end);
   data.train = take(all, order, valid_end, train_end);
+  data.valid_source.assign(order.begin(), order.begin() + valid_end);
+  data.train_source.assign(order.begin() + valid_end, order.begin() + train_end);
   channel_statistics(data.train, data.mean, data.stddev);
   return data;
 }

@@ -61,6 +61,9 @@ struct DataSplits {
   std::string name;                 // for display: "fashion-mnist", "mnist", "cifar10", "cifar100"
   DatasetFormat format = DatasetFormat::idx;  // the format read (never automatic)
   bool horizontal_flip = true;  // DataOptions::horizontal_flip, or the format's default
+  // Where each train / valid image came from: its index in the training files (so that another
+  // trainer can be given exactly this split).
+  std::vector<int> train_source, valid_source;
 };
 
 // Reads the dataset in options.dir and splits its training files: a Fisher-Yates permutation

@@ -6,7 +6,8 @@ namespace cf {
 
 Sgd::Sgd(std::vector<Param>& params, const SgdOptions& options)
     : params_(params), options_(options) {
-  for (const Param& p : params_) velocity_.emplace_back(p.value.get_desc().get_size() / sizeof(float), 0.0f);
+  for (const Param& p : params_)
+    velocity_.emplace_back(p.value.get_desc().get_size() / sizeof(float), 0.0f);
 }
 
 double Sgd::step(float lr) {
@@ -30,7 +31,7 @@ double Sgd::step(float lr) {
     const float* g = static_cast<const float*>(p.diff.get_data_handle());
     float* v = velocity_[k].data();
     const size_t n = velocity_[k].size();
-    const float wd = p.decay ? options_.weight_decay : 0.0f;
+    const float wd = p.decay || options_.decay_all ? options_.weight_decay : 0.0f;
     if (options_.nesterov) {
       for (size_t i = 0; i < n; ++i) {
         const float grad = g[i] * clip_scale + wd * w[i];

@@ -13,6 +13,9 @@ struct SgdOptions {
   bool nesterov = false;
   float weight_decay = 0.0f;  // L2 on conv and FC weights (Param::decay)
   float clip_norm = 0.0f;     // max global gradient L2 norm; 0 = off
+  // Weight decay on every parameter (BN scale and shift, biases too), as torch.optim.SGD applies
+  // it to all the parameters it is given; false: conv and FC weights only.
+  bool decay_all = false;
 };
 
 class Sgd {

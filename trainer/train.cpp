@@ -178,6 +178,7 @@ struct TrainLoop {
     std::vector<int>& order = loop.order;
     for (int k = data.train.count - 1; k > 0; --k)
       std::swap(order[k], order[loop.order_rng.uniform_int(k + 1)]);
+    if (callbacks.on_shuffle) callbacks.on_shuffle(epoch, order);
     double loss_sum = 0;
     int64_t correct_sum = 0;
     EpochStats stats;
@@ -245,6 +246,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
       return result;
     }
   }
+  if (callbacks.on_start) callbacks.on_start();
   for (int epoch = loop.first_epoch; epoch <= options.epochs; ++epoch) {
     if (!run.epoch(epoch)) {
       result.seconds = seconds_since(t_start);

@@ -75,6 +75,11 @@ struct TrainCallbacks {
   std::function<void(const EpochStats&)> on_epoch;
   std::function<bool()> should_stop;  // polled every step; true ends training (status failed)
   std::function<void(const TrainCheckpoint&)> on_checkpoint;  // after every epoch
+  // After each epoch's shuffle: the positions in data.train in the order this epoch trains them
+  // (the first steps_per_epoch * batch of them; the rest wait for a later epoch).
+  std::function<void(int epoch, const std::vector<int>& order)> on_shuffle;
+  // Once before the first step, when the weights are initialised (or loaded, or restored).
+  std::function<void()> on_start;
 };
 
 // Trains `network` from scratch (or from the weights already in `executor`, when given).

@@ -59,7 +59,8 @@ struct TrainFlags {
   double memory_limit_gib = 16;
   bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false,
        help_config = false;
-  std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "he_normal";
+  std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "he_normal",
+                                          decay_scope = "weights", save_init, save_trace;
   std::vector<std::string> sets;
   int rank = 1;
 };
@@ -119,6 +120,13 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
       "refuse networks estimated above this")("save", po::value(&f.save),
                                               "write the trained weights to FILE")(
       "load", po::value(&f.load), "start from the weights in FILE")(
+      "save-init", po::value(&f.save_init),
+      "write the weights before the first step (fresh or loaded) to FILE")(
+      "save-trace", po::value(&f.save_trace),
+      "write the split (image indices in the training files), each epoch's data order and every "
+      "step's loss to FILE (JSON), to replay the run in another trainer")(
+      "decay-scope", po::value(&f.decay_scope)->default_value(f.decay_scope),
+      "weight decay on: weights (conv and FC) | all (BN and biases too, as PyTorch's SGD)")(
       "json", po::bool_switch(&f.json), "print the result as one JSON object")(
       "from", po::value(&f.from),
       "campaign run directory: train its --rank best cell (instead of --arch)")(
@@ -173,6 +181,7 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
       {"train.augment", f.no_augment ? "false" : "true", "--no-augment"},
       {"data.horizontal_flip", f.flip, "--flip"},
       {"train.init", f.init, "--init"},
+      {"train.decay_scope", f.decay_scope, "--decay-scope"},
       {"train.threads", f.threads, "--threads"},
       {"train.seed", std::to_string(f.opts.seed), "--seed"},
       {"train.memory_limit_gb", num(f.memory_limit_gib), "--memory-limit-gb"},
@@ -230,7 +239,7 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
                              "train-images", "valid-images",    "data-dir",
                              "format",       "cells-per-stack", "filters",
                              "stem",         "stem-multiplier", "flip",
-                             "init"})
+                             "init",         "decay-scope"})
       if (vm.count(flag) && !vm[flag].defaulted())
         throw UsageError(std::string("--") + flag + " cannot be combined with --config; use --set",
                          usage);
@@ -246,6 +255,22 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
   }
   return r;
 }
+
+// What --save-trace writes: the split, each epoch's order, every step's loss.
+struct TrainTrace {
+  std::vector<std::vector<int>> orders;
+  void record(TrainCallbacks& callbacks) {
+    callbacks.on_shuffle = [this](int, const std::vector<int>& order) { orders.push_back(order); };
+  }
+  std::string json(const DataSplits& data, const TrainResult& result) const {
+    nlohmann::json out = {{"train_source", data.train_source},
+                          {"valid_source", data.valid_source},
+                          {"epoch_orders", orders},
+                          {"losses", result.losses},
+                          {"valid_accuracy", result.valid_accuracy}};
+    return out.dump();
+  }
+};
 
 struct ChosenArch {
   Architecture arch = Genotype{};
@@ -413,11 +438,15 @@ int run_train(const Args& args) {
     callbacks.on_checkpoint = [&](const TrainCheckpoint& c) {
       save_checkpoint(out / "checkpoint", executor, c);
     };
+  TrainTrace trace;
+  if (!f.save_trace.empty()) trace.record(callbacks);
+  if (!f.save_init.empty()) callbacks.on_start = [&] { save_weights(executor, f.save_init); };
   TrainResult result;
   if (opts.epochs > 0) {
     result = train_network(network, data, opts, callbacks, &executor, f.load.empty(),
                            checkpoint ? &*checkpoint : nullptr);
   } else {
+    if (callbacks.on_start) callbacks.on_start();
     result.valid_accuracy = evaluate_accuracy(executor, data.valid, data.mean, data.stddev);
     if (r.config.data.load_test)
       result.test_accuracy = evaluate_accuracy(executor, data.test, data.mean, data.stddev);
@@ -427,6 +456,7 @@ int run_train(const Args& args) {
     record_result(r, arch, network, result);
   }
   if (result.status == TrainStatus::ok && !f.save.empty()) save_weights(executor, f.save);
+  if (!f.save_trace.empty()) write_file_atomic(f.save_trace, trace.json(data, result) + "\n");
   print_result(r, network, result);
   return result.status == TrainStatus::ok ? 0 : 1;
 }
