@@ -65,6 +65,9 @@ def parse_args():
     ap.add_argument("--valid-images", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="PyTorch's threads (default: --threads); 1 keeps PyTorch from collapsing "
+                         "on a busy machine (accuracy does not depend on it)")
     ap.add_argument("--replay", type=int, default=None, metavar="SEED",
                     help="also replay cellforge's run of SEED in PyTorch and compare the losses")
     return ap.parse_args()
@@ -239,7 +242,7 @@ def welch_t(a, b):
 
 def main():
     args = parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.torch_threads or args.threads)
     os.makedirs(args.out, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
     arms = args.arms.split(",")

@@ -421,7 +421,7 @@ CampaignConfig load_run_config(const std::filesystem::path& run_dir,
   if (!std::filesystem::exists(run_dir / "results.sqlite"))
     throw std::runtime_error(run_dir.string() +
                              ": not a campaign run directory (no results.sqlite)");
-  return load_config(file, overrides);
+  return load_config(file, overrides, ConfigFile::frozen_run);
 }
 
 std::string campaign_status_text(const std::filesystem::path& run_dir) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 #include "space/file_io.h"
@@ -35,7 +36,15 @@ struct KeyDef {
   const char* doc;
   ApplyCampaign to_campaign = nullptr;
   ApplySettings to_settings = nullptr;
+  // What runs frozen before this key existed did, when that is not the default: a run
+  // directory's config.ini without the key means this value (see neutral_value).
+  std::optional<std::string> before_key;
 };
+
+// The value that is "no setting" for a run's identity: what runs did before the key existed.
+const std::string& neutral_value(const KeyDef& k) {
+  return k.before_key ? *k.before_key : k.default_value;
+}
 
 constexpr double kBig = 1e12;
 constexpr const char* kIdentityV2 = "v2:";  // CampaignConfig::identity_hash's version prefix
@@ -354,6 +363,7 @@ struct SettingDef {
   const char* choices;
   const char* doc;
   ApplySettings apply;
+  const char* proxy_before_key = nullptr;  // KeyDef::before_key of the proxy key
 };
 
 #define CF_APPLY(statement) [](TrainSettings& s, const std::string& v) { statement; }
@@ -424,12 +434,13 @@ const SettingDef kSettings[] = {
     {"train.augment", "proxy.augment", KeyType::boolean, "true", "true", 0, 0, "",
      "random crop and flip (flip as data.horizontal_flip says)",
      CF_APPLY(s.train.augment = to_bool(v))},
-    {"train.init", nullptr, KeyType::choice, "he_normal", "he_normal", 0, 0,
+    {"train.init", "proxy.init", KeyType::choice, "uniform_fan_in", "uniform_fan_in", 0, 0,
      "he_normal|uniform_fan_in|glorot",
-     "initial weights: he_normal (conv N(0, 2/fan_in), FC U(+-1/sqrt(fan_in)), FC bias 0), "
-     "uniform_fan_in (PyTorch's default: conv and FC weights and FC bias U(+-1/sqrt(fan_in))) or "
-     "glorot (U(+-sqrt(6/(fan_in+fan_out))), FC bias 0); BN scale 1, shift 0 in all",
-     CF_APPLY(s.train.init = *init_scheme_from_name(v))},
+     "initial weights: uniform_fan_in (PyTorch's default: conv and FC weights and FC bias "
+     "U(+-1/sqrt(fan_in)); learns faster, see the README's parity figures), he_normal (conv "
+     "N(0, 2/fan_in), FC U(+-1/sqrt(fan_in)), FC bias 0; campaigns made before this key "
+     "existed) or glorot (U(+-sqrt(6/(fan_in+fan_out))), FC bias 0); BN scale 1, shift 0 in all",
+     CF_APPLY(s.train.init = *init_scheme_from_name(v)), "he_normal"},
     {"train.aux_weight", nullptr, KeyType::real, "0.4", "0.4", 0, 10, "",
      "auxiliary head loss weight", CF_APPLY(s.train.aux_weight = to_float(v))},
     {"train.threads", "proxy.threads", KeyType::integer, "auto", "auto", 1, 1024, "auto",
@@ -450,7 +461,7 @@ const SettingDef kSettings[] = {
 #define CF_SET(statement) [](CampaignConfig& c, const std::string& v) { statement; }
 KeyDef campaign_key(const char* key, KeyType type, const char* def, double min, double max,
                     const char* choices, const char* doc, ApplyCampaign apply) {
-  return KeyDef{key, type, def, min, max, choices, doc, apply, nullptr};
+  return KeyDef{key, type, def, min, max, choices, doc, apply, nullptr, std::nullopt};
 }
 
 // The campaign schema: its own keys, with the proxy settings after [controller]. Order is the
@@ -513,8 +524,9 @@ std::vector<KeyDef> make_campaign_keys() {
   };
   for (const SettingDef& s : kSettings)
     if (s.proxy_key)
-      keys.push_back(KeyDef{s.proxy_key, s.type, s.proxy_default, s.min, s.max, s.choices, s.doc,
-                            nullptr, s.apply});
+      keys.push_back(KeyDef{
+          s.proxy_key, s.type, s.proxy_default, s.min, s.max, s.choices, s.doc, nullptr, s.apply,
+          s.proxy_before_key ? std::optional<std::string>(s.proxy_before_key) : std::nullopt});
   keys.push_back(campaign_key("proxy.table", KeyType::text, "", 0, 0, "",
                               "nb201: path of the NAS-Bench-201 table (nb201.csv)",
                               CF_SET(c.table = v)));
@@ -538,7 +550,7 @@ std::vector<KeyDef> make_train_keys() {
   std::vector<KeyDef> keys;
   for (const SettingDef& s : kSettings)
     keys.push_back(KeyDef{s.train_key, s.type, s.train_default, s.min, s.max, s.choices, s.doc,
-                          nullptr, s.apply});
+                          nullptr, s.apply, std::nullopt});
   return keys;
 }
 
@@ -616,12 +628,22 @@ std::string section_ini(const std::vector<std::pair<std::string, std::string>>& 
 }  // namespace
 
 CampaignConfig load_config(const std::filesystem::path& file,
-                           const std::vector<std::string>& overrides) {
+                           const std::vector<std::string>& overrides, ConfigFile kind) {
   std::map<std::string, int> line_of;
   CampaignConfig config;
   config.values = read_ini(file, campaign_keys(), overrides, line_of);
   for (const auto& entry : line_of) config.keys_in_file.insert(entry.first);
   auto& v = config.values;
+  if (kind == ConfigFile::frozen_run) {
+    // A run frozen before a key existed keeps doing what it did then.
+    for (const KeyDef& k : campaign_keys()) {
+      const bool overridden = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) {
+        return trim(o.substr(0, o.find('='))) == k.key;
+      });
+      if (k.before_key && !line_of.count(k.key) && !overridden)
+        v[k.key] = check_value(k, *k.before_key, file.string());
+    }
+  }
   if (v["campaign.name"].empty()) v["campaign.name"] = file.stem().string();
   if (v["campaign.dir"].empty()) v["campaign.dir"] = "runs/" + v["campaign.name"];
   // Proxy settings that campaigns do not expose keep their proxy values; exposed ones are set
@@ -665,7 +687,7 @@ bool resumable_key(const std::string& key) {
 std::string CampaignConfig::identity_hash() const {
   std::string text;
   for (const auto& k : campaign_keys())
-    if (!resumable_key(k.key) && values.at(k.key) != k.default_value)
+    if (!resumable_key(k.key) && values.at(k.key) != neutral_value(k))
       text += k.key + "=" + values.at(k.key) + "\n";
   return std::string(kIdentityV2) + hash_hex(text);
 }
@@ -683,7 +705,7 @@ bool CampaignConfig::matches_identity(const std::string& stored) const {
     const auto& keys = campaign_keys();
     const auto def =
         std::find_if(keys.begin(), keys.end(), [&](const KeyDef& k) { return k.key == key; });
-    if (value != check_value(*def, def->default_value, "default")) return false;
+    if (value != check_value(*def, neutral_value(*def), "default")) return false;
   }
   return stored == hash_hex(text);
 }

@@ -86,9 +86,15 @@ struct CampaignConfig {
   std::map<std::string, std::string> proxy_settings() const;
 };
 
+// A user's config, or the config.ini frozen into a run directory: there, a key the file lacks
+// (added by a later cellforge) means what runs did before the key existed, which for a few keys
+// is not today's default (e.g. proxy.init: he_normal).
+enum class ConfigFile { user, frozen_run };
+
 // Reads and validates a config file, then applies overrides ("section.key=value").
 CampaignConfig load_config(const std::filesystem::path& file,
-                           const std::vector<std::string>& overrides = {});
+                           const std::vector<std::string>& overrides = {},
+                           ConfigFile kind = ConfigFile::user);
 
 // Documentation of every key (for --help-config and docs/config.md), as Markdown.
 std::string config_reference_markdown();

@@ -30,14 +30,9 @@ namespace {
 
 int g_worker_ranks = 0;  // of the live session on rank 0
 
-// Rank and size as an MPI launcher announces them in the environment: Open MPI's mpirun, PMIx
-// (srun --mpi=pmix) or PMI (MPICH's hydra, srun --mpi=pmi2). Size 0: not announced.
-struct Launch {
-  int rank = 0;
-  int size = 0;
-};
+}  // namespace
 
-std::optional<Launch> launch_from_environment() {
+std::optional<MpiLaunch> mpi_launch_from_environment() {
   auto first_number = [](std::initializer_list<const char*> names) -> std::optional<int> {
     for (const char* name : names)
       if (const char* value = std::getenv(name); value && *value) return std::atoi(value);
@@ -45,10 +40,8 @@ std::optional<Launch> launch_from_environment() {
   };
   const auto rank = first_number({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"});
   if (!rank) return std::nullopt;
-  return Launch{*rank, first_number({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}).value_or(0)};
+  return MpiLaunch{*rank, first_number({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}).value_or(0)};
 }
-
-}  // namespace
 
 int mpi_worker_ranks() { return g_worker_ranks; }
 
@@ -229,7 +222,7 @@ int serve_candidates(int rank) {
 }  // namespace
 
 MpiSession::MpiSession(bool wanted) {
-  if (!wanted || !launch_from_environment()) return;
+  if (!wanted || !mpi_launch_from_environment()) return;
   MPI_Init(nullptr, nullptr);
   initialised_ = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -261,7 +254,7 @@ std::optional<int> MpiSession::serve_unless_rank0() {
 
 MpiSession::MpiSession(bool wanted) {
   if (!wanted) return;
-  if (const auto launch = launch_from_environment()) rank_ = launch->rank, size_ = launch->size;
+  if (const auto launch = mpi_launch_from_environment()) rank_ = launch->rank, size_ = launch->size;
 }
 
 MpiSession::~MpiSession() = default;

@@ -12,6 +12,15 @@
 
 namespace cf {
 
+// Rank and size as an MPI launcher announces them in the environment: Open MPI's mpirun, PMIx
+// (srun --mpi=pmix) or PMI (MPICH's hydra, srun --mpi=pmi2); nullopt when no launcher started
+// this process. Size 0: not announced.
+struct MpiLaunch {
+  int rank = 0;
+  int size = 0;
+};
+std::optional<MpiLaunch> mpi_launch_from_environment();
+
 // MPI for one `search` / `resume` process. Does nothing unless `wanted` and an MPI launcher
 // started the process (its environment says so); then initialises MPI. On rank 0 the destructor
 // stops every worker rank before finalising MPI, whatever way the command ended.

@@ -125,7 +125,9 @@ TEST_CASE("threads = auto resolves to the usable CPUs and is frozen as the numbe
 }
 
 TEST_CASE("train.init picks the initialisation scheme", "[config][train]") {
-  CHECK(cf::train_config_from_settings({}).train.init == cf::InitScheme::he_normal);
+  CHECK(cf::train_config_from_settings({}).train.init == cf::InitScheme::torch_default);
+  CHECK(cf::train_config_from_settings({{"train.init", "he_normal", "--init"}}).train.init ==
+        cf::InitScheme::he_normal);
   CHECK(cf::train_config_from_settings({{"train.init", "glorot", "--init"}}).train.init ==
         cf::InitScheme::glorot);
   CHECK(cf::train_config_from_settings({{"train.init", "uniform_fan_in", "--init"}}).train.init ==
@@ -186,4 +188,33 @@ TEST_CASE(
       cf::load_config(dir / "old.ini", {"controller.warmup=synflow:5"});
   CHECK_FALSE(guided.matches_identity(before_v2));
   CHECK(cf::load_config(dir / "old.ini", {"budget.hours=3"}).matches_identity(before_v2));
+}
+
+TEST_CASE("a run frozen before proxy.init existed keeps training with he_normal",
+          "[config][resume]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[campaign]\nname = old\n");
+  const cf::CampaignConfig fresh = cf::load_config(dir / "c.ini");
+  CHECK(fresh.values.at("proxy.init") == "uniform_fan_in");
+  CHECK(fresh.proxy.train.init == cf::InitScheme::torch_default);
+  // The same run's frozen file, written before the key existed.
+  write_file(dir / "frozen.ini", without_key(fresh.to_ini(), "init"));
+  const cf::CampaignConfig user = cf::load_config(dir / "frozen.ini");
+  CHECK(user.proxy.train.init == cf::InitScheme::torch_default);  // a user's file: the default
+  const cf::CampaignConfig old =
+      cf::load_config(dir / "frozen.ini", {}, cf::ConfigFile::frozen_run);
+  CHECK(old.values.at("proxy.init") == "he_normal");
+  CHECK(old.proxy.train.init == cf::InitScheme::he_normal);
+  CHECK(old.proxy_settings().at("train.init") == "he_normal");  // what its workers train with
+  // Its identity is that of a run without the key, and it is stable once the key is written.
+  CHECK(old.matches_identity(identity_before_v2(old)));
+  write_file(dir / "rewritten.ini", old.to_ini());
+  const cf::CampaignConfig again =
+      cf::load_config(dir / "rewritten.ini", {}, cf::ConfigFile::frozen_run);
+  CHECK(again.identity_hash() == old.identity_hash());
+  CHECK(again.proxy.train.init == cf::InitScheme::he_normal);
+  CHECK(fresh.identity_hash() != old.identity_hash());
+  // An override still wins.
+  CHECK(cf::load_config(dir / "frozen.ini", {"proxy.init=glorot"}, cf::ConfigFile::frozen_run)
+            .proxy.train.init == cf::InitScheme::glorot);
 }

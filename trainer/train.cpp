@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "trainer/cpus.h"
 
@@ -58,14 +59,20 @@ double seconds_since(Clock::time_point t) {
 // Why training cannot start (an empty string when it can): a split smaller than one batch, or
 // a network over the memory limit (checked only when this call creates the executor).
 std::string refuse_reason(const Network& network, const DataSplits& data,
-                          const TrainOptions& options, bool have_executor, TrainResult& result) {
+                          const TrainOptions& options, int shard_count, bool have_executor,
+                          TrainResult& result) {
   const int batch = options.batch;
+  if (shard_count > 1 && batch % shard_count != 0) {
+    result.status = TrainStatus::failed;
+    return "batch " + std::to_string(batch) + " does not split evenly over " +
+           std::to_string(shard_count) + " data-parallel ranks";
+  }
   if (data.train.count < batch) {
     result.status = TrainStatus::failed;
     return "the training split has " + std::to_string(data.train.count) +
            " images, fewer than one batch of " + std::to_string(batch);
   }
-  result.estimated_bytes = Executor::estimate_bytes(network, batch);
+  result.estimated_bytes = Executor::estimate_bytes(network, batch / shard_count);
   if (!have_executor && result.estimated_bytes > options.memory_limit_bytes) {
     result.status = TrainStatus::memory_limit;
     return "estimated memory " + std::to_string(result.estimated_bytes >> 20) +
@@ -119,6 +126,68 @@ TrainCheckpoint make_checkpoint(int epoch, const LoopState& loop, Sgd& sgd,
   return c;
 }
 
+// What data-parallel shards exchange (see ShardGroup): flattened into one buffer per exchange.
+struct ShardExchange {
+  ShardGroup& group;
+  std::vector<float> buffer;
+
+  // Every parameter's gradient, averaged over the shards.
+  void average_gradients(std::vector<Param>& params) {
+    buffer.clear();
+    for (const Param& p : params) {
+      const float* g = static_cast<const float*>(p.diff.get_data_handle());
+      buffer.insert(buffer.end(), g, g + p.diff.get_desc().get_size() / sizeof(float));
+    }
+    group.sum(buffer);
+    const float scale = 1.0f / static_cast<float>(group.size());
+    size_t offset = 0;
+    for (Param& p : params) {
+      float* g = static_cast<float*>(p.diff.get_data_handle());
+      const size_t n = p.diff.get_desc().get_size() / sizeof(float);
+      for (size_t i = 0; i < n; ++i) g[i] = buffer[offset + i] * scale;
+      offset += n;
+    }
+  }
+
+  // Batch-norm running statistics, averaged over the shards (written in place: the inference
+  // primitives point into these vectors).
+  void average_bn_stats(std::vector<BnStats>& stats) {
+    buffer.clear();
+    for (const BnStats& s : stats) {
+      buffer.insert(buffer.end(), s.running_mean.begin(), s.running_mean.end());
+      buffer.insert(buffer.end(), s.running_var.begin(), s.running_var.end());
+    }
+    group.sum(buffer);
+    const float scale = 1.0f / static_cast<float>(group.size());
+    size_t offset = 0;
+    for (BnStats& s : stats)
+      for (auto* v : {&s.running_mean, &s.running_var})
+        for (float& x : *v) x = buffer[offset++] * scale;
+  }
+
+  // Sums a few numbers over the shards.
+  std::vector<double> sum(std::vector<double> values) {
+    group.sum(values);
+    return values;
+  }
+};
+
+// A fingerprint of the parameters' memory layouts: shards average raw gradient buffers, so their
+// oneDNN builds must have chosen the same layouts (not so between different CPUs).
+double layout_fingerprint(const std::vector<Param>& params) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](int64_t v) { h = (h ^ static_cast<uint64_t>(v)) * 1099511628211ull; };
+  for (const Param& p : params) {
+    const dnnl_memory_desc_t& d = p.value.get_desc().data;
+    mix(d.ndims);
+    for (int k = 0; k < d.ndims; ++k) mix(d.padded_dims[k]), mix(d.format_desc.blocking.strides[k]);
+    mix(d.format_desc.blocking.inner_nblks);
+    for (int k = 0; k < d.format_desc.blocking.inner_nblks; ++k)
+      mix(d.format_desc.blocking.inner_blks[k]), mix(d.format_desc.blocking.inner_idxs[k]);
+  }
+  return static_cast<double>(h >> 24);  // 40 bits: K equal values sum exactly in a double
+}
+
 // One training run's fixed parts, and the steps of an epoch.
 struct TrainLoop {
   const DataSplits& data;
@@ -133,25 +202,67 @@ struct TrainLoop {
   int steps_per_epoch = 0;
   int64_t total_steps = 0;
   std::vector<int32_t> labels;
+  std::optional<ShardExchange> shards;  // data-parallel training
+  std::vector<float> staging;           // the whole batch, of which a shard takes its part
+  std::vector<int32_t> staging_labels;
+
+  // This process's images of batch s into the executor: with shards, the whole batch is drawn
+  // (so that every shard's augmentation stream stays the same) and its part copied.
+  void fill(int s) {
+    const int batch = options.batch;
+    const int* indices = loop.order.data() + int64_t{s} * batch;
+    const Augmentation* aug = options.augment ? &augment : nullptr;
+    if (!shards) {
+      fill_batch(data.train, data.mean, data.stddev, indices, batch, ex.input(), labels.data(), aug,
+                 &loop.augment_rng);
+      return;
+    }
+    fill_batch(data.train, data.mean, data.stddev, indices, batch, staging.data(),
+               staging_labels.data(), aug, &loop.augment_rng);
+    const int local = ex.batch();
+    const int64_t image = data.train.shape.numel();
+    const int64_t first = int64_t{local} * shards->group.rank();
+    std::copy_n(staging.data() + first * image, local * image, ex.input());
+    std::copy_n(staging_labels.data() + first, local, labels.data());
+  }
+
+  // Whether any shard was asked to stop (each polls its own should_stop).
+  bool stop_requested() {
+    bool stop = callbacks.should_stop && callbacks.should_stop();
+    if (shards) stop = shards->sum({stop ? 1.0 : 0.0})[0] > 0;
+    return stop;
+  }
 
   // Runs one step: returns false when training ends here (status and reason set).
   bool step(int epoch, int s, EpochStats& stats, double& loss_sum, int64_t& correct_sum) {
     const int batch = options.batch;
-    if (callbacks.should_stop && callbacks.should_stop()) {
+    if (stop_requested()) {
       result.status = TrainStatus::failed;
       result.reason = "stopped";
       return false;
     }
-    fill_batch(data.train, data.mean, data.stddev, loop.order.data() + int64_t{s} * batch, batch,
-               ex.input(), labels.data(), options.augment ? &augment : nullptr, &loop.augment_rng);
+    fill(s);
     ForwardState fs;
     fs.drop_path_prob = options.drop_path * static_cast<float>(loop.step) /
                         static_cast<float>(std::max<int64_t>(1, total_steps));
     fs.rng = &loop.drop_rng;
+    Rng shard_drop_rng;
+    if (shards) {
+      // A stream of this shard's own for this step's masks; the shared one moves on by one draw,
+      // so that every shard (and a checkpoint of rank 0) holds the same state.
+      shard_drop_rng = loop.drop_rng;
+      for (int r = 0; r <= shards->group.rank(); ++r) shard_drop_rng = shard_drop_rng.split();
+      loop.drop_rng.next();
+      fs.rng = &shard_drop_rng;
+    }
     ex.forward(true, fs);
     int correct = 0;
-    const double loss =
-        ex.loss(labels.data(), options.label_smoothing, options.aux_weight, &correct);
+    double loss = ex.loss(labels.data(), options.label_smoothing, options.aux_weight, &correct);
+    if (shards) {
+      const auto total = shards->sum({loss, static_cast<double>(correct)});
+      loss = total[0] / shards->group.size();
+      correct = static_cast<int>(total[1]);
+    }
     result.losses.push_back(static_cast<float>(loss));
     if (!std::isfinite(loss)) {
       result.status = TrainStatus::diverged;
@@ -161,6 +272,7 @@ struct TrainLoop {
       return false;
     }
     ex.backward();
+    if (shards) shards->average_gradients(ex.params());
     stats.lr = schedule.at(loop.step);
     sgd.step(stats.lr);
     loss_sum += loss;
@@ -189,6 +301,7 @@ struct TrainLoop {
     stats.images_per_second = steps_per_epoch * double{1.0} * batch / stats.seconds;
     stats.train_loss = loss_sum / steps_per_epoch;
     stats.train_accuracy = static_cast<double>(correct_sum) / (int64_t{steps_per_epoch} * batch);
+    if (shards) shards->average_bn_stats(ex.bn_stats());
     if (data.valid.count > 0 && (options.evaluate_every_epoch || epoch == options.epochs)) {
       stats.valid_accuracy = evaluate_accuracy(ex, data.valid, data.mean, data.stddev);
       result.valid_accuracy = stats.valid_accuracy;
@@ -200,6 +313,19 @@ struct TrainLoop {
   }
 };
 
+// Prepares data-parallel training: the staging batch, and a check that every shard lowered the
+// network to the same parameter layouts. Returns why the shards cannot train together, or "".
+std::string join_shards(TrainLoop& run, ShardGroup& group) {
+  run.shards.emplace(ShardExchange{group, {}});
+  run.staging.resize(static_cast<size_t>(run.options.batch) * run.data.train.shape.numel());
+  run.staging_labels.resize(run.options.batch);
+  const double mine = layout_fingerprint(run.ex.params());
+  if (run.shards->sum({mine})[0] != mine * group.size())
+    return "the data-parallel ranks chose different memory layouts for the weights (different "
+           "CPUs or oneDNN builds); run all ranks on one kind of CPU";
+  return {};
+}
+
 }  // namespace
 
 TrainResult train_network(const Network& network, const DataSplits& data,
@@ -210,24 +336,31 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   omp_set_num_threads(std::max(1, options.threads));
   const ThreadPinning pinning(std::max(1, options.threads));  // trainer/cpus.h: why
   const int batch = options.batch;
-  result.reason = refuse_reason(network, data, options, executor != nullptr, result);
+  const int shard_count = callbacks.shards ? callbacks.shards->size() : 1;
+  result.reason = refuse_reason(network, data, options, shard_count, executor != nullptr, result);
   if (!result.reason.empty()) return result;
   std::unique_ptr<Executor> owned;
   if (!executor) {
     ExecutorOptions eo;
-    eo.batch = batch;
+    eo.batch = batch / shard_count;
     eo.drop_path = options.drop_path > 0.0f;
     owned = std::make_unique<Executor>(network, eo);
     executor = owned.get();
   }
   Executor& ex = *executor;
+  if (ex.batch() * shard_count != batch) {
+    result.status = TrainStatus::failed;
+    result.reason = "the executor's batch is " + std::to_string(ex.batch()) + ", not " +
+                    std::to_string(batch) + " / " + std::to_string(shard_count) + " ranks";
+    return result;
+  }
   // Independent streams so that, e.g., turning augmentation off does not change the init.
   Rng root(options.seed);
   Rng init_rng = root.split();
   LoopState loop{root.split(), root.split(), root.split(), {}, 0, 1};
   if (init_weights && !resume) ex.init_params(init_rng, options.init);
   Sgd sgd(ex.params(), options.sgd);
-  TrainLoop run{data, options, callbacks, ex, sgd, loop, result, {}, {}, 0, 0, {}};
+  TrainLoop run{data, options, callbacks, ex, sgd, loop, result, {}, {}, 0, 0, {}, {}, {}, {}};
   run.steps_per_epoch = data.train.count / batch;  // the remainder waits for the next epoch
   run.total_steps = int64_t{run.steps_per_epoch} * options.epochs;
   run.schedule.base_lr = options.lr;
@@ -236,7 +369,14 @@ TrainResult train_network(const Network& network, const DataSplits& data,
   run.schedule.warmup_steps = static_cast<int64_t>(options.warmup_epochs * run.steps_per_epoch);
   run.augment = default_augmentation(data);
   run.augment.cutout = options.cutout;
-  run.labels.resize(batch);
+  run.labels.resize(ex.batch());
+  if (callbacks.shards) {
+    result.reason = join_shards(run, *callbacks.shards);
+    if (!result.reason.empty()) {
+      result.status = TrainStatus::failed;
+      return result;
+    }
+  }
   loop.order.resize(data.train.count);
   std::iota(loop.order.begin(), loop.order.end(), 0);
   if (resume) {

@@ -27,7 +27,7 @@ struct TrainOptions {
   float aux_weight = 0.4f;  // auxiliary head loss weight (when the network has one)
   bool augment = true;      // data's default augmentation (plus cutout below)
   int cutout = 0;
-  InitScheme init = InitScheme::he_normal;  // fresh weights (not when resuming or loading)
+  InitScheme init = InitScheme::torch_default;  // fresh weights (not when resuming or loading)
   int threads = 2;
   uint64_t seed = 0;
   int64_t memory_limit_bytes = int64_t{16} << 30;
@@ -69,6 +69,24 @@ struct TrainCheckpoint {
   std::vector<float> losses;
 };
 
+// Data-parallel peers: K processes train one network on the same global batches (trainer/ knows
+// nothing of MPI; search/ supplies an MPI implementation). Shard r computes images
+// [r * B/K, (r+1) * B/K) of every batch of TrainOptions::batch = B; the data order and the
+// augmentation are drawn for the whole batch on every shard, gradients are averaged in rank order
+// (so every shard applies the same update and the weights stay identical), and batch-norm running
+// statistics are averaged at the end of every epoch. Batch-norm batch statistics are per shard
+// (over B/K images), as in PyTorch's DistributedDataParallel without SyncBatchNorm.
+class ShardGroup {
+ public:
+  virtual ~ShardGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // Replaces values, on every shard, by the sum over shards of each shard's values (the same
+  // count everywhere), added in rank order so that every shard gets the same bits.
+  virtual void sum(std::vector<float>& values) = 0;
+  virtual void sum(std::vector<double>& values) = 0;
+};
+
 struct TrainCallbacks {
   std::function<void(int epoch, int step, int steps_per_epoch, double loss, double accuracy)>
       on_step;
@@ -80,6 +98,8 @@ struct TrainCallbacks {
   std::function<void(int epoch, const std::vector<int>& order)> on_shuffle;
   // Once before the first step, when the weights are initialised (or loaded, or restored).
   std::function<void()> on_start;
+  // Data-parallel peers (nullptr: train alone). The executor's batch is then B/K.
+  ShardGroup* shards = nullptr;
 };
 
 // Trains `network` from scratch (or from the weights already in `executor`, when given).

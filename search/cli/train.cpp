@@ -13,8 +13,10 @@
 #include "results/store.h"
 #include "search/cli/options.h"
 #include "search/config.h"
+#include "search/mpi_train.h"
 #include "space/file_io.h"
 #include "trainer/checkpoint.h"
+#include "trainer/cpus.h"
 #include "trainer/weights.h"
 
 namespace cf::cli {
@@ -59,7 +61,7 @@ struct TrainFlags {
   double memory_limit_gib = 16;
   bool test = false, no_augment = false, json = false, nesterov_off = false, resume = false,
        help_config = false;
-  std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "he_normal",
+  std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "uniform_fan_in",
                                           decay_scope = "weights", save_init, save_trace;
   std::vector<std::string> sets;
   int rank = 1;
@@ -104,7 +106,7 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
       "cutout square side (0: off)")("no-augment", po::bool_switch(&f.no_augment),
                                      "no crop or flip")(
       "init", po::value(&f.init)->default_value(f.init),
-      "initial weights: he_normal | uniform_fan_in (PyTorch's default) | glorot")(
+      "initial weights: uniform_fan_in (PyTorch's default) | he_normal | glorot")(
       "flip", po::value(&f.flip)->default_value(f.flip),
       "random horizontal flips: auto (the format's default) | true | false (digits)")(
       "train-images", po::value(&f.train_images)->default_value(f.train_images),
@@ -306,22 +308,24 @@ ChosenArch choose_architecture(TrainRequest& r) {
   return c;
 }
 
-// The output directory: a checkpoint to resume from (with --resume), the genotype and config.
+// The output directory: a checkpoint to resume from (with --resume), the genotype and config
+// (written by the writer: rank 0 of data-parallel ranks; every rank reads the checkpoint).
 std::optional<TrainCheckpoint> prepare_output(const TrainRequest& r, Executor& executor,
-                                              const Architecture& arch) {
+                                              const Architecture& arch, bool writer) {
   const TrainFlags& f = r.flags;
   if (f.out_dir.empty()) return std::nullopt;
   const std::filesystem::path out = f.out_dir;
-  std::filesystem::create_directories(out);
   std::optional<TrainCheckpoint> checkpoint;
   if (f.resume) {
     checkpoint = load_checkpoint(out / "checkpoint", executor);
     if (!checkpoint) throw std::runtime_error(f.out_dir + ": no checkpoint to resume from");
-    if (!f.json) std::printf("resuming after epoch %d\n", checkpoint->epochs_done);
+    if (!f.json && writer) std::printf("resuming after epoch %d\n", checkpoint->epochs_done);
   } else if (std::filesystem::exists(out / "checkpoint" / "latest")) {
     throw std::runtime_error(f.out_dir +
                              " already holds a training run; use --resume to continue it");
   }
+  if (!writer) return checkpoint;
+  std::filesystem::create_directories(out);
   write_file_atomic(out / "genotype.json", write_architecture(arch));
   write_file_atomic(out / "config.ini", ini_text(r.config.values));
   return checkpoint;
@@ -382,16 +386,15 @@ void print_result(const TrainRequest& r, const Network& network, const TrainResu
   }
 }
 
-}  // namespace
+// Data-parallel ranks under an MPI launcher: each trains batch / K images of every batch.
+struct Ranks {
+  MpiTrainGroup* group = nullptr;  // nullptr: training alone
+  bool writer() const { return !group || group->rank() == 0; }
+  int count() const { return group ? group->size() : 1; }
+};
 
-int run_train(const Args& args) {
-  std::optional<TrainRequest> request = parse_train_request(args);
-  if (!request) return 0;
-  TrainRequest& r = *request;
-  const TrainFlags& f = r.flags;
-  const ChosenArch arch = choose_architecture(r);
-  const TrainOptions& opts = r.config.train;
-  const DataSplits data = load_dataset(r.config.data);
+// The network for the dataset's shape, with errors naming where the stacking came from.
+Network network_for(const TrainRequest& r, const ChosenArch& arch, const DataSplits& data) {
   NetworkSpec spec = r.config.network;
   spec.input = data.train.shape;
   spec.classes = data.train.classes;
@@ -399,48 +402,78 @@ int run_train(const Args& args) {
     validate(spec);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(
-        (f.config_file.empty() ? std::string("stacking options") : f.config_file) + ": " +
-        e.what());
+        (r.flags.config_file.empty() ? std::string("stacking options") : r.flags.config_file) +
+        ": " + e.what());
   }
-  const Network network = build_network(arch.arch, spec);
-  if (!f.json)
-    std::printf(
-        "training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
-        "%d epochs, batch %d, %d threads\n",
-        arch.arch.name().empty() ? arch.label.c_str() : arch.arch.name().c_str(),
-        network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6, data.name.c_str(),
-        data.train.count, data.valid.count, opts.epochs, opts.batch, opts.threads);
-  const int64_t estimate = Executor::estimate_bytes(network, opts.batch);
-  if (estimate > opts.memory_limit_bytes) {
-    std::fprintf(
-        stderr,
-        "cellforge train: error: estimated memory %lld MiB exceeds the memory limit of %lld MiB\n",
-        static_cast<long long>(estimate >> 20),
-        static_cast<long long>(opts.memory_limit_bytes >> 20));
-    return 1;
-  }
+  return build_network(arch.arch, spec);
+}
+
+// The training options for this process: with data-parallel ranks sharing a machine's CPUs,
+// --threads auto divides them (unless the launcher already bound each rank to its own CPUs).
+TrainOptions options_for(const TrainRequest& r, const Ranks& ranks) {
+  TrainOptions opts = r.config.train;
+  if (ranks.group && r.flags.threads == "auto" && ranks.group->local_size() > 1 &&
+      static_cast<long>(cpu_budget().affinity) >= sysconf(_SC_NPROCESSORS_ONLN))
+    opts.threads = std::max(1, usable_cpus() / ranks.group->local_size());
+  if (opts.batch % ranks.count() != 0)
+    throw UsageError("--batch " + std::to_string(opts.batch) + " does not split evenly over " +
+                         std::to_string(ranks.count()) + " data-parallel ranks",
+                     r.usage);
+  return opts;
+}
+
+void print_header(const ChosenArch& arch, const Network& network, const DataSplits& data,
+                  const TrainOptions& opts, const Ranks& ranks) {
+  std::printf(
+      "training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
+      "%d epochs, batch %d, %d threads",
+      arch.arch.name().empty() ? arch.label.c_str() : arch.arch.name().c_str(),
+      network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6, data.name.c_str(),
+      data.train.count, data.valid.count, opts.epochs, opts.batch, opts.threads);
+  if (ranks.group)
+    std::printf(" per rank, %d data-parallel ranks (%d images each per batch)", ranks.count(),
+                opts.batch / ranks.count());
+  std::printf("\n");
+}
+
+int train_on(TrainRequest& r, const Ranks& ranks) {
+  const TrainFlags& f = r.flags;
+  const bool writer = ranks.writer();
+  const ChosenArch arch = choose_architecture(r);
+  const TrainOptions opts = options_for(r, ranks);
+  const DataSplits data = load_dataset(r.config.data);
+  const Network network = network_for(r, arch, data);
+  if (!f.json && writer) print_header(arch, network, data, opts, ranks);
+  const int local_batch = opts.batch / ranks.count();
+  const int64_t estimate = Executor::estimate_bytes(network, local_batch);
+  if (estimate > opts.memory_limit_bytes)
+    throw std::runtime_error("estimated memory " + std::to_string(estimate >> 20) +
+                             " MiB exceeds the memory limit of " +
+                             std::to_string(opts.memory_limit_bytes >> 20) + " MiB");
   ExecutorOptions eo;
-  eo.batch = opts.batch;
+  eo.batch = local_batch;
   eo.drop_path = opts.drop_path > 0.0f;
   Executor executor(network, eo);
   if (!f.load.empty()) load_weights(executor, f.load);
-  std::optional<TrainCheckpoint> checkpoint = prepare_output(r, executor, arch.arch);
+  std::optional<TrainCheckpoint> checkpoint = prepare_output(r, executor, arch.arch, writer);
   Progress progress(opts.epochs);
   TrainCallbacks callbacks;
-  if (!f.json) {
+  callbacks.shards = ranks.group && ranks.group->active() ? ranks.group : nullptr;
+  if (!f.json && writer) {
     callbacks.on_step = [&](int e, int s, int n, double loss, double acc) {
       progress.step(e, s, n, loss, acc);
     };
     callbacks.on_epoch = [&](const EpochStats& s) { progress.epoch(s); };
   }
   const std::filesystem::path out = f.out_dir;
-  if (!f.out_dir.empty())
+  if (!f.out_dir.empty() && writer)
     callbacks.on_checkpoint = [&](const TrainCheckpoint& c) {
       save_checkpoint(out / "checkpoint", executor, c);
     };
   TrainTrace trace;
-  if (!f.save_trace.empty()) trace.record(callbacks);
-  if (!f.save_init.empty()) callbacks.on_start = [&] { save_weights(executor, f.save_init); };
+  if (!f.save_trace.empty() && writer) trace.record(callbacks);
+  if (!f.save_init.empty() && writer)
+    callbacks.on_start = [&] { save_weights(executor, f.save_init); };
   TrainResult result;
   if (opts.epochs > 0) {
     result = train_network(network, data, opts, callbacks, &executor, f.load.empty(),
@@ -451,6 +484,7 @@ int run_train(const Args& args) {
     if (r.config.data.load_test)
       result.test_accuracy = evaluate_accuracy(executor, data.test, data.mean, data.stddev);
   }
+  if (!writer) return result.status == TrainStatus::ok ? 0 : 1;
   if (!f.out_dir.empty() && result.status == TrainStatus::ok) {
     save_weights(executor, out / "weights.bin");
     record_result(r, arch, network, result);
@@ -459,6 +493,23 @@ int run_train(const Args& args) {
   if (!f.save_trace.empty()) write_file_atomic(f.save_trace, trace.json(data, result) + "\n");
   print_result(r, network, result);
   return result.status == TrainStatus::ok ? 0 : 1;
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  std::optional<TrainRequest> request = parse_train_request(args);
+  if (!request) return 0;
+  MpiTrainGroup group;  // several ranks under mpirun / srun; one otherwise
+  if (!group.active()) return train_on(*request, {});
+  try {
+    return train_on(*request, {&group});
+  } catch (const std::exception& e) {
+    // The other ranks would wait for this one forever.
+    std::fprintf(stderr, "cellforge train: rank %d: error: %s\n", group.rank(), e.what());
+    std::fflush(stderr);
+    group.abort_all();
+  }
 }
 
 }  // namespace cf::cli
