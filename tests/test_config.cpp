@@ -156,7 +156,7 @@ std::string identity_before_v2(const cf::CampaignConfig& c) {
 }  // namespace
 
 TEST_CASE(
-    "a key added with its default leaves a run's identity unchanged; runs made before v2 "
+    "a key added with its default leaves a run's identity unchanged, and runs made before v2 "
     "still resume",
     "[config][resume]") {
   TempDir dir;
