@@ -302,7 +302,7 @@ std::vector<std::string> read_class_names_file(const fs::path& file, int classes
   if (names.empty()) fail(file, "no class names (one per line expected)");
   if (classes > 0 && static_cast<int>(names.size()) != classes)
     fail(file, plural(static_cast<int64_t>(names.size()), "class name") + " for " +
-                   plural(classes, "class") + "");
+                   std::to_string(classes) + " classes");
   return names;
 }
 
