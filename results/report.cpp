@@ -1,5 +1,7 @@
 #include "results/report.h"
 
+#include "results/escape.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -7,15 +9,11 @@
 #include <map>
 #include <sstream>
 
-#include "results/escape.h"
-
 namespace cf {
 
 namespace {
 
-std::string escape(const std::string& s) {
-  return html_escape(s);
-}
+std::string escape(const std::string& s) { return html_escape(s); }
 
 // A cell picture from Graphviz is inlined only when it holds nothing active (Graphviz escapes
 // the names it was given; this guards against a tampered or unusual renderer).
@@ -49,13 +47,11 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
                       const std::vector<Point>& line, bool log_x) {
   const double width = 560, height = 320, left = 60, right = 20, top = 30, bottom = 45;
   std::ostringstream s;
-  s << "<svg id=\"" << id << "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\""
-    << width << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << " " << height << "\">";
-  s << "<text x=\"" << width / 2 << "\" y=\"18\" text-anchor=\"middle\" class=\"title\">"
-    << escape(title) << "</text>";
+  s << "<svg id=\"" << id << "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
+    << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << " " << height << "\">";
+  s << "<text x=\"" << width / 2 << "\" y=\"18\" text-anchor=\"middle\" class=\"title\">" << escape(title) << "</text>";
   if (points.empty()) {
-    s << "<text x=\"" << width / 2 << "\" y=\"" << height / 2
-      << "\" text-anchor=\"middle\">no finished candidates yet</text></svg>";
+    s << "<text x=\"" << width / 2 << "\" y=\"" << height / 2 << "\" text-anchor=\"middle\">no finished candidates yet</text></svg>";
     return s.str();
   }
   auto tx = [&](double x) { return log_x ? std::log10(std::max(x, 1.0)) : x; };
@@ -69,25 +65,20 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
   const double ypad = (y1 - y0) * 0.05;
   y0 -= ypad, y1 += ypad;
   auto px = [&](double x) { return left + (tx(x) - x0) / (x1 - x0) * (width - left - right); };
-  auto py = [&](double y) {
-    return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom);
-  };
-  s << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width - left - right
-    << "\" height=\"" << height - top - bottom << "\" class=\"frame\"/>";
+  auto py = [&](double y) { return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom); };
+  s << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width - left - right << "\" height=\""
+    << height - top - bottom << "\" class=\"frame\"/>";
   for (int k = 0; k <= 4; ++k) {
     const double y = y0 + (y1 - y0) * k / 4, x = x0 + (x1 - x0) * k / 4;
-    s << "<text x=\"" << left - 6 << "\" y=\"" << py(y) + 4
-      << "\" text-anchor=\"end\" class=\"tick\">" << fmt(y, 1) << "</text>";
+    s << "<text x=\"" << left - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\" class=\"tick\">" << fmt(y, 1) << "</text>";
     const double xv = log_x ? std::pow(10.0, x) : x;
-    s << "<text x=\"" << left + (x - x0) / (x1 - x0) * (width - left - right) << "\" y=\""
-      << height - bottom + 16 << "\" text-anchor=\"middle\" class=\"tick\">"
-      << (log_x ? (xv >= 1e6 ? fmt(xv / 1e6, 2) + "M" : fmt(xv / 1e3, 0) + "k") : fmt(xv, 0))
-      << "</text>";
+    s << "<text x=\"" << left + (x - x0) / (x1 - x0) * (width - left - right) << "\" y=\"" << height - bottom + 16
+      << "\" text-anchor=\"middle\" class=\"tick\">"
+      << (log_x ? (xv >= 1e6 ? fmt(xv / 1e6, 2) + "M" : fmt(xv / 1e3, 0) + "k") : fmt(xv, 0)) << "</text>";
   }
-  s << "<text x=\"" << (left + width - right) / 2 << "\" y=\"" << height - 6
-    << "\" text-anchor=\"middle\" class=\"label\">" << escape(x_label) << "</text>";
-  s << "<text x=\"14\" y=\"" << (top + height - bottom) / 2
-    << "\" text-anchor=\"middle\" class=\"label\" transform=\"rotate(-90 14 "
+  s << "<text x=\"" << (left + width - right) / 2 << "\" y=\"" << height - 6 << "\" text-anchor=\"middle\" class=\"label\">"
+    << escape(x_label) << "</text>";
+  s << "<text x=\"14\" y=\"" << (top + height - bottom) / 2 << "\" text-anchor=\"middle\" class=\"label\" transform=\"rotate(-90 14 "
     << (top + height - bottom) / 2 << ")\">" << escape(y_label) << "</text>";
   if (line.size() > 1) {
     s << "<polyline class=\"line\" points=\"";
@@ -95,9 +86,8 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
     s << "\"/>";
   }
   for (const auto& p : points)
-    s << "<circle cx=\"" << px(p.x) << "\" cy=\"" << py(p.y) << "\" r=\"" << (p.highlight ? 5 : 3.5)
-      << "\" class=\"" << (p.highlight ? "pareto" : "point") << "\"><title>candidate " << p.id
-      << ": " << fmt(p.y) << "%</title></circle>";
+    s << "<circle cx=\"" << px(p.x) << "\" cy=\"" << py(p.y) << "\" r=\"" << (p.highlight ? 5 : 3.5) << "\" class=\""
+      << (p.highlight ? "pareto" : "point") << "\"><title>candidate " << p.id << ": " << fmt(p.y) << "%</title></circle>";
   s << "</svg>";
   return s.str();
 }
@@ -124,10 +114,9 @@ std::string campaign_report_html(const ReportInput& in) {
   // Pareto front: no other candidate has fewer (or equal) params and higher accuracy.
   std::vector<Point> params_points, macs_points, front;
   std::vector<const CandidateRecord*> by_params = done;
-  std::sort(by_params.begin(), by_params.end(),
-            [](const CandidateRecord* a, const CandidateRecord* b) {
-              return a->params != b->params ? a->params < b->params : *a->accuracy > *b->accuracy;
-            });
+  std::sort(by_params.begin(), by_params.end(), [](const CandidateRecord* a, const CandidateRecord* b) {
+    return a->params != b->params ? a->params < b->params : *a->accuracy > *b->accuracy;
+  });
   double front_best = -1;
   std::map<int64_t, bool> on_front;
   for (const auto* c : by_params)
@@ -137,38 +126,30 @@ std::string campaign_report_html(const ReportInput& in) {
       front.push_back({static_cast<double>(c->params), 100 * *c->accuracy, c->id, true});
     }
   for (const auto* c : done) {
-    params_points.push_back(
-        {static_cast<double>(c->params), 100 * *c->accuracy, c->id, on_front.count(c->id) > 0});
+    params_points.push_back({static_cast<double>(c->params), 100 * *c->accuracy, c->id, on_front.count(c->id) > 0});
     macs_points.push_back({static_cast<double>(c->macs), 100 * *c->accuracy, c->id});
   }
   std::vector<const CandidateRecord*> top = done;
-  std::stable_sort(top.begin(), top.end(), [](const CandidateRecord* a, const CandidateRecord* b) {
-    return *a->accuracy > *b->accuracy;
-  });
+  std::stable_sort(top.begin(), top.end(),
+                   [](const CandidateRecord* a, const CandidateRecord* b) { return *a->accuracy > *b->accuracy; });
   if (static_cast<int>(top.size()) > in.top) top.resize(in.top);
 
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cellforge report: "
-    << escape(in.name)
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cellforge report: " << escape(in.name)
     << "</title>\n<style>\n"
        "body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}"
        "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
        ".charts{display:flex;flex-wrap:wrap;gap:16px}.chart{background:#fff;border:1px solid #ddd}"
-       ".frame{fill:none;stroke:#999}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#"
-       "333}"
-       ".title{font-size:13px;font-weight:bold}.point{fill:#4a7fb5;fill-opacity:.7}.pareto{fill:#"
-       "d9534f}"
+       ".frame{fill:none;stroke:#999}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#333}"
+       ".title{font-size:13px;font-weight:bold}.point{fill:#4a7fb5;fill-opacity:.7}.pareto{fill:#d9534f}"
        ".line{fill:none;stroke:#d9534f;stroke-width:2}"
-       "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px "
-       "8px;font-size:13px;text-align:right}"
-       "th{background:#f4f4f4}.cell "
-       "svg{max-width:1100px;height:auto}pre{font-size:11px;background:#f8f8f8;padding:8px}"
+       "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:right}"
+       "th{background:#f4f4f4}.cell svg{max-width:1100px;height:auto}pre{font-size:11px;background:#f8f8f8;padding:8px}"
        "\n</style></head><body>\n";
   h << "<h1>cellforge campaign <code>" << escape(in.name) << "</code></h1>\n";
-  h << "<p>" << escape(in.space) << " space, " << escape(in.strategy) << " strategy; "
-    << in.candidates.size() << " candidates of " << in.budget_candidates
-    << " budgeted; best proxy accuracy " << (best >= 0 ? fmt(best) + "%" : std::string("n/a"))
-    << ".</p>\n";
+  h << "<p>" << escape(in.space) << " space, " << escape(in.strategy) << " strategy; " << in.candidates.size()
+    << " candidates of " << in.budget_candidates << " budgeted; best proxy accuracy "
+    << (best >= 0 ? fmt(best) + "%" : std::string("n/a")) << ".</p>\n";
   if (!in.dataset.empty()) {
     h << "<p id=\"dataset\">dataset <code>" << escape(in.dataset) << "</code>";
     if (!in.class_names.empty()) {
@@ -181,43 +162,29 @@ std::string campaign_report_html(const ReportInput& in) {
   h << "<h2>Status</h2><table id=\"status\"><tr><th>status</th><th>candidates</th></tr>";
   for (const auto& [k, v] : status_counts) h << "<tr><td>" << k << "</td><td>" << v << "</td></tr>";
   h << "</table>\n";
-  std::string first_at = in.events.empty() ? "" : in.events.front().at,
-              last_at = in.events.empty() ? "" : in.events.back().at;
-  h << "<h2>Time</h2><p id=\"time\">" << fmt(train_seconds / 3600, 2)
-    << " h of candidate training (" << fmt(train_seconds, 0) << " s); campaign from "
-    << escape(first_at) << " to " << escape(last_at) << ".</p>\n";
+  std::string first_at = in.events.empty() ? "" : in.events.front().at, last_at = in.events.empty() ? "" : in.events.back().at;
+  h << "<h2>Time</h2><p id=\"time\">" << fmt(train_seconds / 3600, 2) << " h of candidate training (" << fmt(train_seconds, 0)
+    << " s); campaign from " << escape(first_at) << " to " << escape(last_at) << ".</p>\n";
   h << "<h2>Charts</h2><div class=\"charts\">\n"
-    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate",
-                 "validation accuracy (%)", acc_points, best_line, false)
-    << "\n"
-    << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters",
-                 "accuracy (%)", params_points, front, true)
-    << "\n"
-    << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)",
-                 macs_points, {}, true)
+    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate", "validation accuracy (%)", acc_points, best_line, false)
+    << "\n" << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters", "accuracy (%)", params_points, front, true)
+    << "\n" << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)", macs_points, {}, true)
     << "\n</div>\n";
-  h << "<h2>Top candidates</h2>\n<table "
-       "id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th><th>accuracy</th><th>params</"
-       "th><th>MACs</th><th>seconds</th></tr>";
+  h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th><th>accuracy</th><th>params</th><th>MACs</th><th>seconds</th></tr>";
   int rank = 1;
   for (const auto* c : top)
-    h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << escape(c->hash)
-      << "</code></td><td>" << fmt(100 * *c->accuracy) << "%</td><td>" << c->params << "</td><td>"
-      << c->macs << "</td><td>" << fmt(c->train_seconds, 1) << "</td></tr>";
+    h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << escape(c->hash) << "</code></td><td>" << fmt(100 * *c->accuracy)
+      << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td><td>" << fmt(c->train_seconds, 1) << "</td></tr>";
   h << "</table>\n";
   rank = 1;
   for (const auto* c : top) {
-    h << "<h3>#" << rank++ << ": candidate " << c->id << " (" << fmt(100 * *c->accuracy)
-      << "%)</h3><div class=\"cell\">";
+    h << "<h3>#" << rank++ << ": candidate " << c->id << " (" << fmt(100 * *c->accuracy) << "%)</h3><div class=\"cell\">";
     const std::string svg = in.cell_svg ? in.cell_svg(c->genotype) : "";
-    if (!svg.empty() && inert_svg(svg))
-      h << svg.substr(std::min(svg.find("<svg"), svg.size()));
-    else
-      h << "<pre>" << escape(c->genotype) << "</pre>";
+    if (!svg.empty() && inert_svg(svg)) h << svg.substr(std::min(svg.find("<svg"), svg.size()));
+    else h << "<pre>" << escape(c->genotype) << "</pre>";
     h << "</div>\n";
   }
-  h << "<script>\n// Marks the page ready once every chart is in place (checked by the test "
-       "suite).\n"
+  h << "<script>\n// Marks the page ready once every chart is in place (checked by the test suite).\n"
        "document.body.dataset.charts = document.querySelectorAll('svg.chart').length;\n"
        "document.body.dataset.ready = 'yes';\n</script>\n</body></html>\n";
   return h.str();

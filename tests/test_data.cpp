@@ -15,8 +15,8 @@
 #include <set>
 #include <tuple>
 
-#include "skip.h"
 #include "trainer/data.h"
+#include "skip.h"
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
@@ -510,8 +510,8 @@ TEST_CASE("format detection and dataset names", "[data]") {
           cf::default_augmentation(fashion).horizontal_flip);
     CHECK(cf::default_augmentation(fashion).horizontal_flip);  // Fashion-MNIST as before
     CHECK(cf::default_augmentation(fashion).crop_padding == 2);
-    for (auto format :
-         {cf::DatasetFormat::idx, cf::DatasetFormat::cifar10, cf::DatasetFormat::cifar100})
+    for (auto format : {cf::DatasetFormat::idx, cf::DatasetFormat::cifar10,
+                        cf::DatasetFormat::cifar100})
       CHECK(cf::default_horizontal_flip(format));
     CHECK_THROWS_AS(cf::default_horizontal_flip(cf::DatasetFormat::automatic),
                     std::invalid_argument);

@@ -67,9 +67,7 @@ class GzReader {
   // expansion (1032:1) of its size. A header declaring more is corrupt, and is refused before
   // anything is allocated.
   // (Valid after the first read: zlib knows by then whether the file is gzip or plain.)
-  uint64_t max_content_bytes() const {
-    return gzdirect(file_) ? file_size_ : file_size_ * 1032 + 1024;
-  }
+  uint64_t max_content_bytes() const { return gzdirect(file_) ? file_size_ : file_size_ * 1032 + 1024; }
 
   // Reads what is left, but never more than `limit` bytes: memory grows with the data actually
   // read (never with what a header claims), so a gzip bomb or a lying header costs at most
@@ -134,8 +132,7 @@ constexpr int kIdxClasses = 10;
 // 30.7 MB (CIFAR-10) and 153.8 MB (CIFAR-100 train)).
 constexpr uint64_t kMaxDatasetBytes = uint64_t{8} << 30;
 constexpr uint64_t kMaxCifarFileBytes = uint64_t{1} << 30;
-constexpr uint64_t kMaxTrailingCount = uint64_t{1}
-                                       << 20;  // trailing bytes counted for the error message
+constexpr uint64_t kMaxTrailingCount = uint64_t{1} << 20;  // trailing bytes counted for the error message
 
 // Reads a header of `header_words` big-endian words, the first being the magic.
 std::vector<uint32_t> read_idx_header(GzReader& reader, const fs::path& file, uint32_t magic,
@@ -158,15 +155,14 @@ std::vector<uint32_t> read_idx_header(GzReader& reader, const fs::path& file, ui
 
 // Checks that exactly `expected` bytes followed the header; `trailing` counts the bytes after
 // them (the reader stops keeping data at expected + 1 bytes and only counts the rest, up to a cap).
-void check_payload_size(const fs::path& file, size_t got, uint64_t expected,
-                        const std::string& declared, uint64_t trailing) {
+void check_payload_size(const fs::path& file, size_t got, uint64_t expected, const std::string& declared,
+                        uint64_t trailing) {
   if (got < expected) {
     fail(file, "truncated: header says " + declared + " (" + std::to_string(expected) +
                    " bytes) but only " + std::to_string(got) + " bytes follow");
   }
   if (trailing > 0) {
-    fail(file, (trailing > kMaxTrailingCount ? "more than " + std::to_string(kMaxTrailingCount)
-                                             : std::to_string(trailing)) +
+    fail(file, (trailing > kMaxTrailingCount ? "more than " + std::to_string(kMaxTrailingCount) : std::to_string(trailing)) +
                    " unexpected bytes after the " + declared + " the header declares");
   }
 }
@@ -324,25 +320,20 @@ ImageSet read_idx(const fs::path& images_file, const fs::path& labels_file) {
     set.shape = {1, static_cast<int>(height), static_cast<int>(width)};
     const uint64_t expected = uint64_t{count} * set.shape.numel();
     if (expected > kMaxDatasetBytes)
-      fail(images_file, "header declares " + plural(count, "image") + " of " +
-                            std::to_string(height) + "x" + std::to_string(width) + " (" +
-                            std::to_string(expected) + " bytes), more than the limit of " +
+      fail(images_file, "header declares " + plural(count, "image") + " of " + std::to_string(height) + "x" +
+                            std::to_string(width) + " (" + std::to_string(expected) + " bytes), more than the limit of " +
                             std::to_string(kMaxDatasetBytes) + " bytes");
     if (expected > reader.max_content_bytes())
-      fail(
-          images_file,
-          "header declares " + plural(count, "image") + " of " + std::to_string(height) + "x" +
-              std::to_string(width) + " (" + std::to_string(expected) +
-              " bytes), more than a file of this size can hold (truncated file or corrupt header)");
+      fail(images_file, "header declares " + plural(count, "image") + " of " + std::to_string(height) + "x" +
+                            std::to_string(width) + " (" + std::to_string(expected) +
+                            " bytes), more than a file of this size can hold (truncated file or corrupt header)");
     // +1 byte so that trailing data is seen without growing the buffer.
     set.pixels = reader.read_rest(expected + 1);
-    const uint64_t trailing =
-        set.pixels.size() > expected ? 1 + reader.count_rest(kMaxTrailingCount) : 0;
+    const uint64_t trailing = set.pixels.size() > expected ? 1 + reader.count_rest(kMaxTrailingCount) : 0;
     set.pixels.resize(std::min<uint64_t>(set.pixels.size(), expected));
-    check_payload_size(
-        images_file, set.pixels.size(), expected,
-        plural(count, "image") + " of " + std::to_string(height) + "x" + std::to_string(width),
-        trailing);
+    check_payload_size(images_file, set.pixels.size(), expected,
+                       plural(count, "image") + " of " + std::to_string(height) + "x" + std::to_string(width),
+                       trailing);
   }
   {
     GzReader reader(labels_file);
@@ -353,12 +344,10 @@ ImageSet read_idx(const fs::path& images_file, const fs::path& labels_file) {
                             " has " + plural(set.count, "image"));
     }
     if (count > reader.max_content_bytes())
-      fail(labels_file,
-           "header declares " + plural(count, "label") +
-               ", more than a file of this size can hold (truncated file or corrupt header)");
+      fail(labels_file, "header declares " + plural(count, "label") +
+                            ", more than a file of this size can hold (truncated file or corrupt header)");
     set.labels = reader.read_rest(uint64_t{count} + 1);
-    const uint64_t trailing =
-        set.labels.size() > count ? 1 + reader.count_rest(kMaxTrailingCount) : 0;
+    const uint64_t trailing = set.labels.size() > count ? 1 + reader.count_rest(kMaxTrailingCount) : 0;
     set.labels.resize(std::min<uint64_t>(set.labels.size(), count));
     check_payload_size(labels_file, set.labels.size(), count, plural(count, "label"), trailing);
   }
@@ -387,8 +376,7 @@ ImageSet read_cifar(const std::vector<fs::path>& files, bool cifar100) {
     const std::vector<uint8_t> bytes = reader.read_rest(kMaxCifarFileBytes + 1);
     if (bytes.empty()) fail(file, "empty file, no images");
     if (bytes.size() > kMaxCifarFileBytes)
-      fail(file, "more than " + std::to_string(kMaxCifarFileBytes) +
-                     " bytes, larger than any CIFAR batch file");
+      fail(file, "more than " + std::to_string(kMaxCifarFileBytes) + " bytes, larger than any CIFAR batch file");
     if (bytes.size() % record_bytes != 0) {
       fail(file, "size " + std::to_string(bytes.size()) + " bytes is not a multiple of the " +
                      std::to_string(record_bytes) + "-byte " +
