@@ -21,11 +21,13 @@ struct InputNormalisation {
 
 // Python source of a module class `class_name` (constructor without arguments) that builds
 // exactly `network`, plus `load_cellforge_weights(model, path)` reading a cellforge weights file
-// and `normalise(pixels)` turning raw pixels into the network's input (when `norm` is known).
+// and `normalise(pixels)` turning raw pixels into the network's input (when `norm` is known),
+// `INPUT_SHAPE` (C, H, W) and `CLASSES` (the class names in label order, or None when unknown).
 // Needs only torch.
 std::string pytorch_module_source(const Network& network, const std::string& class_name,
                                   const std::string& description,
-                                  const InputNormalisation& norm = {});
+                                  const InputNormalisation& norm = {},
+                                  const std::vector<std::string>& class_names = {});
 
 // Every tensor of a trained network by cellforge name ("<layer>.weights", ".bias", ".scale",
 // ".shift", ".running_mean", ".running_var"), each in its plain layout.
@@ -33,10 +35,12 @@ using TensorMap = std::map<std::string, std::vector<float>>;
 
 // Writes an ONNX model (opset 13) of the network for inference: input "images" (N x C x H x W,
 // dynamic batch), output "logits" (N x classes); a known normalisation is recorded in the model's
-// metadata ("input_mean", "input_std": comma-separated, per channel, pixels in [0, 1]). Throws
+// metadata ("input_mean", "input_std": comma-separated, per channel, pixels in [0, 1]), and known
+// class names too ("class_names": a JSON array of strings in label order). Throws
 // std::runtime_error naming the file.
 void write_onnx(const Network& network, const TensorMap& tensors, const std::string& model_name,
-                const std::filesystem::path& file, const InputNormalisation& norm = {});
+                const std::filesystem::path& file, const InputNormalisation& norm = {},
+                const std::vector<std::string>& class_names = {});
 
 // Floats joined by `separator`, each printed so that it reads back as the same float32.
 std::string float_text(const std::vector<float>& values, const std::string& separator);

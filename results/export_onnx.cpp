@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "results/export.h"
@@ -265,7 +266,13 @@ static_assert(std::size(kOnnxEmitters) == kLayerKindCount, "one ONNX emitter per
 static_assert(indexed_by_layer_kind(kOnnxEmitters), "kOnnxEmitters must be indexed by LayerKind");
 
 // Header of the model: metadata, versions, opset.
-void set_model_header(onnx::ModelProto& model, const InputNormalisation& norm) {
+void set_model_header(onnx::ModelProto& model, const InputNormalisation& norm,
+                      const std::vector<std::string>& class_names) {
+  if (!class_names.empty()) {
+    auto* prop = model.add_metadata_props();
+    prop->set_key("class_names");
+    prop->set_value(nlohmann::json(class_names).dump());
+  }
   if (!norm.mean.empty()) {
     for (const auto& [key, values] :
          {std::pair{"input_mean", &norm.mean}, std::pair{"input_std", &norm.stddev}}) {
@@ -287,9 +294,10 @@ void set_model_header(onnx::ModelProto& model, const InputNormalisation& norm) {
 }  // namespace
 
 void write_onnx(const Network& net, const TensorMap& tensors, const std::string& model_name,
-                const std::filesystem::path& file, const InputNormalisation& norm) {
+                const std::filesystem::path& file, const InputNormalisation& norm,
+                const std::vector<std::string>& class_names) {
   onnx::ModelProto model;
-  set_model_header(model, norm);
+  set_model_header(model, norm, class_names);
   auto* g = model.mutable_graph();
   g->set_name(model_name);
   OnnxGraph graph{net, tensors, g, std::vector<std::string>(net.layers.size())};

@@ -150,6 +150,15 @@ std::string campaign_report_html(const ReportInput& in) {
   h << "<p>" << escape(in.space) << " space, " << escape(in.strategy) << " strategy; " << in.candidates.size()
     << " candidates of " << in.budget_candidates << " budgeted; best proxy accuracy "
     << (best >= 0 ? fmt(best) + "%" : std::string("n/a")) << ".</p>\n";
+  if (!in.dataset.empty()) {
+    h << "<p id=\"dataset\">dataset <code>" << escape(in.dataset) << "</code>";
+    if (!in.class_names.empty()) {
+      h << ", " << in.class_names.size() << " classes: ";
+      for (size_t c = 0; c < in.class_names.size(); ++c)
+        h << (c ? ", " : "") << "<code>" << escape(in.class_names[c]) << "</code>";
+    }
+    h << "</p>\n";
+  }
   h << "<h2>Status</h2><table id=\"status\"><tr><th>status</th><th>candidates</th></tr>";
   for (const auto& [k, v] : status_counts) h << "<tr><td>" << k << "</td><td>" << v << "</td></tr>";
   h << "</table>\n";

@@ -10,6 +10,7 @@ PACKAGES=(
   libboost-program-options-dev libspdlog-dev catch2 nlohmann-json3-dev libsqlite3-dev zlib1g-dev
   dataset-fashion-mnist graphviz libopenmpi-dev openmpi-bin
   libonnx-dev libprotobuf-dev
+  libopencv-imgcodecs-dev libopencv-imgproc-dev libzip-dev  # image folders, NumPy .npz
   python3-torch python3-onnx python3-opencv chromium  # export round trips and report tests
 )
 

@@ -17,7 +17,8 @@ namespace cf {
 
 namespace {
 
-enum class KeyType { text, integer, unsigned64, real, boolean, list, choice };
+// auto_integer: "auto" (kept as the word; the setting's default decides later) or an integer.
+enum class KeyType { text, integer, auto_integer, unsigned64, real, boolean, list, choice };
 
 std::string trim(const std::string& s);
 std::vector<std::string> split_list(const std::string& s);
@@ -106,6 +107,16 @@ std::string check_value(const KeyDef& def, const std::string& raw, const std::st
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
       if (ec == std::errc::result_out_of_range) throw bad("'" + v + "' is out of range");
       if (ec != std::errc() || p != v.data() + v.size()) throw bad("'" + v + "' is not an integer");
+      range(static_cast<double>(x));
+      return v;
+    }
+    case KeyType::auto_integer: {
+      if (v == "auto") return v;
+      long long x = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec == std::errc::result_out_of_range) throw bad("'" + v + "' is out of range");
+      if (ec != std::errc() || p != v.data() + v.size())
+        throw bad("'" + v + "' is not auto or an integer");
       range(static_cast<double>(x));
       return v;
     }
@@ -310,8 +321,10 @@ std::string reference_markdown(const std::vector<KeyDef>& keys) {
     std::ostringstream range;
     switch (k.type) {
       case KeyType::integer:
+      case KeyType::auto_integer:
       case KeyType::real:
-        if (k.choices && std::string_view(k.choices) == "auto") range << "auto or ";
+        if (k.type == KeyType::auto_integer || (k.choices && std::string_view(k.choices) == "auto"))
+          range << "auto or ";
         range << "[" << k.min << ", " << (k.max >= kBig ? std::string("...") : [&] {
           std::ostringstream m;
           m << k.max;
@@ -381,11 +394,28 @@ const SettingDef kSettings[] = {
     {"network.dropout", nullptr, KeyType::real, "0", "0", 0, 0.99, "", "head dropout rate",
      CF_APPLY(s.network.dropout = to_float(v))},
     {"data.data_dir", "proxy.data_dir", KeyType::text, "/usr/share/datasets/fashion-mnist",
-     "/usr/share/datasets/fashion-mnist", 0, 0, "", "dataset directory (IDX or CIFAR binary)",
+     "/usr/share/datasets/fashion-mnist", 0, 0, "",
+     "dataset directory (IDX, CIFAR binary, image folders or NumPy files; README: Your own data)",
      CF_APPLY(s.data.dir = v)},
     {"data.format", "proxy.data_format", KeyType::choice, "auto", "auto", 0, 0,
-     "auto|idx|cifar10|cifar100", "dataset format",
+     "auto|idx|cifar10|cifar100|folder|numpy",
+     "dataset format (auto: IDX, CIFAR-10, CIFAR-100, NumPy, then image folders are looked for)",
      CF_APPLY(s.data.format = *parse_dataset_format(v))},
+    {"data.channels", "proxy.channels", KeyType::choice, "auto", "auto", 0, 0, "auto|1|3",
+     "image channels, 1 (grey) or 3 (RGB); auto: folders 3 when any image has colour, else 1; "
+     "other formats as stored",
+     CF_APPLY(s.data.conversion.channels = v == "auto" ? 0 : to_int(v))},
+    {"data.image_size", "proxy.image_size", KeyType::auto_integer, "auto", "auto", 1, 4096, "",
+     "square image side in pixels (auto: the files' own size; folders whose images differ in "
+     "size need it)",
+     CF_APPLY(s.data.conversion.image_size = v == "auto" ? 0 : to_int(v))},
+    {"data.resize", "proxy.resize", KeyType::choice, "resize", "resize", 0, 0, "resize|center_crop",
+     "how images reach data.image_size: resize (stretched to the square) or center_crop (shorter "
+     "side scaled to the size, centre square kept)",
+     CF_APPLY(s.data.conversion.resize = *parse_resize_mode(v))},
+    {"data.skip_bad_images", "proxy.skip_bad_images", KeyType::boolean, "false", "false", 0, 0, "",
+     "folders: skip unreadable, empty or corrupt images (counted) instead of stopping at the first",
+     CF_APPLY(s.data.skip_bad_images = to_bool(v))},
     {"data.train_images", "proxy.train_images", KeyType::integer, "0", "10000", 0, 1e8, "",
      "training images (0: all but the validation split)",
      CF_APPLY(s.data.train_images = to_int(v))},
@@ -394,10 +424,14 @@ const SettingDef kSettings[] = {
      CF_APPLY(s.data.valid_images = to_int(v))},
     {"data.horizontal_flip", "proxy.horizontal_flip", KeyType::choice, "auto", "auto", 0, 0,
      "auto|true|false",
-     "random horizontal flips in training (auto: the format's default, on for IDX and CIFAR; false "
+     "random horizontal flips in training (auto: the format's default, on for every format; false "
      "for digits)",
      CF_APPLY(s.data.horizontal_flip =
                   v == "auto" ? std::nullopt : std::optional<bool>(v == "true"))},
+    {"data.crop_padding", "proxy.crop_padding", KeyType::auto_integer, "auto", "auto", 0, 64, "",
+     "padding of the random crop in training (auto: the format's default, 4 for CIFAR, 2 for "
+     "IDX; folders and NumPy 4 when both sides are at least 32 pixels, else 2)",
+     CF_APPLY(s.data.crop_padding = v == "auto" ? std::nullopt : std::optional<int>(to_int(v)))},
     {"data.test", nullptr, KeyType::boolean, "true", "false", 0, 0, "",
      "report accuracy on the test files",
      CF_APPLY(s.data.load_test = s.train.evaluate_test = to_bool(v))},
@@ -432,7 +466,7 @@ const SettingDef kSettings[] = {
     {"train.cutout", nullptr, KeyType::integer, "0", "0", 0, 1024, "",
      "cutout square side (0: off)", CF_APPLY(s.train.cutout = to_int(v))},
     {"train.augment", "proxy.augment", KeyType::boolean, "true", "true", 0, 0, "",
-     "random crop and flip (flip as data.horizontal_flip says)",
+     "random crop and flip (padding as data.crop_padding, flip as data.horizontal_flip says)",
      CF_APPLY(s.train.augment = to_bool(v))},
     {"train.init", "proxy.init", KeyType::choice, "uniform_fan_in", "uniform_fan_in", 0, 0,
      "he_normal|uniform_fan_in|glorot",

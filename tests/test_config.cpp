@@ -218,3 +218,58 @@ TEST_CASE("a run frozen before proxy.init existed keeps training with he_normal"
   CHECK(cf::load_config(dir / "frozen.ini", {"proxy.init=glorot"}, cf::ConfigFile::frozen_run)
             .proxy.train.init == cf::InitScheme::glorot);
 }
+
+TEST_CASE(
+    "own-data settings reach campaigns and training configs, and their defaults change nothing",
+    "[config][data]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[proxy]\nepochs = 1\n");
+  const cf::CampaignConfig plain = cf::load_config(dir / "c.ini");
+  const cf::DataOptions& d = plain.proxy.data;
+  CHECK(d.conversion.is_default());
+  CHECK(d.conversion.resize == cf::ResizeMode::resize);
+  CHECK_FALSE(d.crop_padding.has_value());
+  CHECK_FALSE(d.horizontal_flip.has_value());
+  CHECK_FALSE(d.skip_bad_images);
+  CHECK(d.format == cf::DatasetFormat::automatic);
+  // A run made before the keys existed keeps its identity: defaults are not hashed.
+  const std::string before = plain.identity_hash();
+  CHECK(cf::load_config(dir / "c.ini", {"proxy.image_size=auto", "proxy.crop_padding=auto"})
+            .identity_hash() == before);
+
+  write_file(dir / "own.ini",
+             "[proxy]\ndata_format = folder\nchannels = 3\nimage_size = 24\nresize = center_crop\n"
+             "skip_bad_images = true\ncrop_padding = 3\n");
+  const cf::CampaignConfig own = cf::load_config(dir / "own.ini");
+  CHECK(own.proxy.data.format == cf::DatasetFormat::folder);
+  CHECK(own.proxy.data.conversion.channels == 3);
+  CHECK(own.proxy.data.conversion.image_size == 24);
+  CHECK(own.proxy.data.conversion.resize == cf::ResizeMode::center_crop);
+  CHECK(own.proxy.data.skip_bad_images);
+  CHECK(own.proxy.data.crop_padding == 3);
+  CHECK(own.identity_hash() != before);
+  // Workers get them as training-config keys and convert them back the same way.
+  std::vector<cf::Setting> job;
+  for (const auto& [key, value] : own.proxy_settings()) job.push_back({key, value, "job"});
+  const cf::TrainConfig worker = cf::train_config_from_settings(job);
+  CHECK(worker.data.conversion.image_size == 24);
+  CHECK(worker.data.conversion.resize == cf::ResizeMode::center_crop);
+  CHECK(worker.data.crop_padding == 3);
+  CHECK(worker.data.skip_bad_images);
+
+  write_file(dir / "t.ini", "[data]\nformat = numpy\nchannels = 1\n");
+  const cf::TrainConfig t = cf::load_train_config(dir / "t.ini");
+  CHECK(t.data.format == cf::DatasetFormat::numpy);
+  CHECK(t.data.conversion.channels == 1);
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"[data]\nimage_size = big\n", "data.image_size: 'big' is not auto or an integer"},
+           {"[data]\nimage_size = 0\n", "data.image_size: 0 is out of range [1, 4096]"},
+           {"[data]\nchannels = 4\n", "data.channels: '4' is not one of auto,1,3"},
+           {"[data]\nresize = crop\n", "data.resize: 'crop' is not one of resize,center_crop"},
+           {"[data]\ncrop_padding = -1\n", "data.crop_padding: -1 is out of range [0, 64]"},
+           {"[data]\nformat = png\n", "data.format: 'png' is not one of"}}) {
+    write_file(dir / "bad.ini", text);
+    CHECK_THROWS_WITH(cf::load_train_config(dir / "bad.ini"),
+                      Catch::Contains("bad.ini:2: " + message));
+  }
+}

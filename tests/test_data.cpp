@@ -902,3 +902,58 @@ TEST_CASE("Fashion-MNIST from dataset-fashion-mnist", "[data][fashion-mnist]") {
   const cf::Augmentation augmentation = cf::default_augmentation(split);
   CHECK(augmentation.horizontal_flip);
 }
+
+TEST_CASE("class names: numbers unless a names file exists, whatever the directory is called",
+          "[data][classes]") {
+  TempDir dir;
+  write_idx_dataset(dir / "fashion-mnist", 12, 2, 3, 3, false);
+  const cf::DataSplits numbered = cf::load_dataset(options_for(dir / "fashion-mnist"));
+  CHECK(numbered.class_names ==
+        std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+  write_file(dir / "fashion-mnist" / "classes.txt",
+             Bytes{'t', 'o', 'p', '\n', 'b', 'a', 'g', '\n'});
+  expect_data_error([&] { cf::load_dataset(options_for(dir / "fashion-mnist")); },
+                    dir / "fashion-mnist" / "classes.txt", {"2 class names for 10 classes"});
+  std::string ten;
+  for (const char* name : {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                           "Sneaker", "Bag", "Ankle boot"})
+    ten += std::string(name) + "\n";
+  write_file(dir / "fashion-mnist" / "classes.txt", Bytes(ten.begin(), ten.end()));
+  const cf::DataSplits named = cf::load_dataset(options_for(dir / "fashion-mnist"));
+  CHECK(named.class_names[0] == "T-shirt/top");
+  CHECK(named.class_names[9] == "Ankle boot");
+
+  // CIFAR-10's batches.meta.txt (blank lines at its end, as in the archive).
+  write_cifar10_dataset(dir / "c10" / "cifar-10-batches-bin", 3);
+  const std::string meta =
+      "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
+  write_file(dir / "c10" / "cifar-10-batches-bin" / "batches.meta.txt",
+             Bytes(meta.begin(), meta.end()));
+  const cf::DataSplits cifar = cf::load_dataset(options_for(dir / "c10"));
+  CHECK(cifar.class_names.size() == 10);
+  CHECK(cifar.class_names[1] == "automobile");
+  CHECK(cifar.crop_padding == 4);
+}
+
+TEST_CASE("channels and size conversion apply to stored formats only when set", "[data][convert]") {
+  TempDir dir;
+  write_idx_dataset(dir.path(), 6, 2, 4, 4, false);
+  cf::DataOptions options = options_for(dir.path());
+  const cf::DataSplits plain = cf::load_dataset(options);
+  CHECK(plain.train.shape == cf::Shape{1, 4, 4});
+  options.conversion.channels = 3;
+  const cf::DataSplits rgb = cf::load_dataset(options);
+  REQUIRE(rgb.train.shape == cf::Shape{3, 4, 4});
+  for (int i = 0; i < rgb.train.count; ++i)
+    for (int c = 0; c < 3; ++c)
+      for (int p = 0; p < 16; ++p)
+        REQUIRE(rgb.train.image(i)[c * 16 + p] == plain.train.image(i)[p]);  // grey replicated
+  options.conversion.channels = 0;
+  options.conversion.image_size = 2;
+  const cf::DataSplits small = cf::load_dataset(options);
+  CHECK(small.train.shape == cf::Shape{1, 2, 2});
+  // Area interpolation: each output pixel is the rounded mean of a 2x2 block.
+  const uint8_t* in = plain.train.image(0);
+  const int mean = (in[0] + in[1] + in[4] + in[5] + 2) / 4;
+  CHECK(std::abs(small.train.image(0)[0] - mean) <= 1);
+}

@@ -14,6 +14,11 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "space/file_io.h"
+#include "trainer/data_folder.h"
+#include "trainer/data_numpy.h"
+#include "trainer/image_convert.h"
+
 namespace cf {
 
 namespace fs = std::filesystem;
@@ -217,12 +222,15 @@ ImageSet take(const ImageSet& set, const std::vector<int>& order, size_t begin, 
   return out;
 }
 
+// For display only (nothing else may depend on a directory's name).
 std::string dataset_name(const fs::path& dir, DatasetFormat format) {
   if (format == DatasetFormat::cifar10) return "cifar10";
   if (format == DatasetFormat::cifar100) return "cifar100";
   fs::path named = dir.lexically_normal();
   if (!named.has_filename()) named = named.parent_path();  // "dir/" has an empty filename
   const std::string name = named.filename().string();
+  if (format != DatasetFormat::idx)
+    return name.empty() ? std::string(dataset_format_name(format)) : name;
   const std::string key = lower(name);
   if (key.find("fashion") != std::string::npos && key.find("mnist") != std::string::npos) {
     return "fashion-mnist";
@@ -243,16 +251,55 @@ std::string_view dataset_format_name(DatasetFormat format) {
       return "cifar10";
     case DatasetFormat::cifar100:
       return "cifar100";
+    case DatasetFormat::folder:
+      return "folder";
+    case DatasetFormat::numpy:
+      return "numpy";
   }
   return "?";
 }
 
 std::optional<DatasetFormat> parse_dataset_format(std::string_view name) {
-  for (DatasetFormat format : {DatasetFormat::automatic, DatasetFormat::idx, DatasetFormat::cifar10,
-                               DatasetFormat::cifar100}) {
+  for (DatasetFormat format :
+       {DatasetFormat::automatic, DatasetFormat::idx, DatasetFormat::cifar10,
+        DatasetFormat::cifar100, DatasetFormat::folder, DatasetFormat::numpy}) {
     if (name == dataset_format_name(format)) return format;
   }
   return std::nullopt;
+}
+
+std::string_view resize_mode_name(ResizeMode mode) {
+  return mode == ResizeMode::resize ? "resize" : "center_crop";
+}
+
+std::optional<ResizeMode> parse_resize_mode(std::string_view name) {
+  for (ResizeMode mode : {ResizeMode::resize, ResizeMode::center_crop})
+    if (name == resize_mode_name(mode)) return mode;
+  return std::nullopt;
+}
+
+std::vector<std::string> read_class_names_file(const fs::path& file, int classes) {
+  std::string text;
+  try {
+    text = read_file_capped(file, int64_t{16} << 20, "class names file");
+  } catch (const FileError& e) {
+    throw DataError(e.what());
+  }
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    if (!line.empty()) names.push_back(line);
+    start = end + 1;
+  }
+  if (names.empty()) fail(file, "no class names (one per line expected)");
+  if (classes > 0 && static_cast<int>(names.size()) != classes)
+    fail(file, plural(static_cast<int64_t>(names.size()), "class name") + " for " +
+                   std::to_string(classes) + " classes");
+  return names;
 }
 
 ImageSet read_idx(const fs::path& images_file, const fs::path& labels_file) {
@@ -369,10 +416,14 @@ DatasetFormat detect_dataset_format(const fs::path& dir) {
   if (has_idx(dir)) return DatasetFormat::idx;
   if (has_cifar10(dir) || has_cifar10(dir / "cifar-10-batches-bin")) return DatasetFormat::cifar10;
   if (has_cifar100(dir) || has_cifar100(dir / "cifar-100-binary")) return DatasetFormat::cifar100;
+  if (has_numpy_dataset(dir)) return DatasetFormat::numpy;
+  if (has_folder_dataset(dir)) return DatasetFormat::folder;
   fail(dir,
        "no dataset found: expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
        "(IDX), data_batch_1..5.bin and test_batch.bin (CIFAR-10, also in cifar-10-batches-bin/), "
-       "or train.bin and test.bin (CIFAR-100, also in cifar-100-binary/)");
+       "train.bin and test.bin (CIFAR-100, also in cifar-100-binary/), train.npz or "
+       "train_images.npy and train_labels.npy (NumPy), or class folders train/<class>/*.png "
+       "(images)");
 }
 
 void channel_statistics(const ImageSet& set, std::vector<float>& mean, std::vector<float>& stddev) {
@@ -403,6 +454,75 @@ void channel_statistics(const ImageSet& set, std::vector<float>& mean, std::vect
   }
 }
 
+namespace {
+
+DatasetFiles read_idx_files(const DataOptions& options) {
+  DatasetFiles files;
+  files.train_source = idx_file(options.dir, "train-images-idx3-ubyte");
+  files.train = read_idx(files.train_source, idx_file(options.dir, "train-labels-idx1-ubyte"));
+  files.has_test = exists_file(options.dir / "t10k-images-idx3-ubyte") ||
+                   exists_file(options.dir / "t10k-images-idx3-ubyte.gz");
+  if (options.load_test && (files.has_test || !options.test_if_present)) {
+    const fs::path test_images = idx_file(options.dir, "t10k-images-idx3-ubyte");
+    files.test = read_idx(test_images, idx_file(options.dir, "t10k-labels-idx1-ubyte"));
+    if (files.test.shape != files.train.shape) {
+      fail(test_images, "images are " + to_string(files.test.shape) + " but the training images (" +
+                            files.train_source.string() + ") are " + to_string(files.train.shape));
+    }
+  }
+  if (exists_file(options.dir / "classes.txt"))
+    files.class_names = read_class_names_file(options.dir / "classes.txt", files.train.classes);
+  return files;
+}
+
+DatasetFiles read_cifar_files(const DataOptions& options, DatasetFormat format) {
+  DatasetFiles files;
+  const bool cifar100 = format == DatasetFormat::cifar100;
+  const fs::path dir = cifar_dir(options.dir, format);
+  std::vector<fs::path> train_files;
+  if (cifar100) {
+    train_files.push_back(dir / "train.bin");
+  } else {
+    for (int i = 1; i <= 5; ++i)
+      train_files.push_back(dir / ("data_batch_" + std::to_string(i) + ".bin"));
+  }
+  files.train_source = cifar100 ? train_files[0] : dir / "data_batch_[1-5].bin";
+  files.train = read_cifar(train_files, cifar100);
+  const fs::path test_file = dir / (cifar100 ? "test.bin" : "test_batch.bin");
+  files.has_test = exists_file(test_file);
+  if (options.load_test && (files.has_test || !options.test_if_present))
+    files.test = read_cifar({test_file}, cifar100);
+  // The names files of the archives (binary versions).
+  const fs::path names = dir / (cifar100 ? "fine_label_names.txt" : "batches.meta.txt");
+  if (exists_file(names)) files.class_names = read_class_names_file(names, files.train.classes);
+  return files;
+}
+
+DatasetFiles read_dataset_files(const DataOptions& options, DatasetFormat format) {
+  switch (format) {
+    case DatasetFormat::idx:
+      return read_idx_files(options);
+    case DatasetFormat::cifar10:
+    case DatasetFormat::cifar100:
+      return read_cifar_files(options, format);
+    case DatasetFormat::folder:
+      return read_folder_dataset(options);
+    case DatasetFormat::numpy:
+      return read_numpy_dataset(options);
+    case DatasetFormat::automatic:
+      break;
+  }
+  throw std::invalid_argument("read_dataset_files: the format must be known");
+}
+
+std::vector<std::string> numbered_class_names(int classes) {
+  std::vector<std::string> names;
+  for (int c = 0; c < classes; ++c) names.push_back(std::to_string(c));
+  return names;
+}
+
+}  // namespace
+
 DataSplits load_dataset(const DataOptions& options) {
   DataSplits data;
   const DatasetFormat format = options.format == DatasetFormat::automatic
@@ -412,36 +532,19 @@ DataSplits load_dataset(const DataOptions& options) {
   data.format = format;
   data.horizontal_flip = options.horizontal_flip.value_or(default_horizontal_flip(format));
 
-  ImageSet all;
-  fs::path train_source;  // named in option errors
-  if (format == DatasetFormat::idx) {
-    train_source = idx_file(options.dir, "train-images-idx3-ubyte");
-    all = read_idx(train_source, idx_file(options.dir, "train-labels-idx1-ubyte"));
-    if (options.load_test) {
-      const fs::path test_images = idx_file(options.dir, "t10k-images-idx3-ubyte");
-      data.test = read_idx(test_images, idx_file(options.dir, "t10k-labels-idx1-ubyte"));
-      if (data.test.shape != all.shape) {
-        fail(test_images, "images are " + to_string(data.test.shape) +
-                              " but the training images (" + train_source.string() + ") are " +
-                              to_string(all.shape));
-      }
-    }
-  } else {
-    const bool cifar100 = format == DatasetFormat::cifar100;
-    const fs::path dir = cifar_dir(options.dir, format);
-    std::vector<fs::path> train_files;
-    if (cifar100) {
-      train_files.push_back(dir / "train.bin");
-    } else {
-      for (int i = 1; i <= 5; ++i)
-        train_files.push_back(dir / ("data_batch_" + std::to_string(i) + ".bin"));
-    }
-    train_source = cifar100 ? train_files[0] : dir / "data_batch_[1-5].bin";
-    all = read_cifar(train_files, cifar100);
-    if (options.load_test) {
-      data.test = read_cifar({dir / (cifar100 ? "test.bin" : "test_batch.bin")}, cifar100);
-    }
+  DatasetFiles files = read_dataset_files(options, format);
+  if (format != DatasetFormat::folder) {  // folders are converted while decoding
+    convert_image_set(files.train, options.conversion);
+    convert_image_set(files.test, options.conversion);
   }
+  ImageSet& all = files.train;
+  const fs::path& train_source = files.train_source;
+  data.test = std::move(files.test);
+  data.class_names =
+      files.class_names.empty() ? numbered_class_names(all.classes) : files.class_names;
+  data.bad_files = std::move(files.bad_files);
+  data.cache_status = std::move(files.cache_status);
+  data.crop_padding = options.crop_padding.value_or(default_crop_padding(format, all.shape));
 
   if (options.valid_images < 0) {
     fail(train_source, "valid_images = " + std::to_string(options.valid_images) + " is negative");
@@ -482,6 +585,8 @@ bool default_horizontal_flip(DatasetFormat format) {
     case DatasetFormat::idx:
     case DatasetFormat::cifar10:
     case DatasetFormat::cifar100:
+    case DatasetFormat::folder:
+    case DatasetFormat::numpy:
       return true;
     case DatasetFormat::automatic:
       break;
@@ -489,11 +594,25 @@ bool default_horizontal_flip(DatasetFormat format) {
   throw std::invalid_argument("default_horizontal_flip: the format must be known");
 }
 
+int default_crop_padding(DatasetFormat format, const Shape& shape) {
+  switch (format) {
+    case DatasetFormat::idx:
+      return 2;
+    case DatasetFormat::cifar10:
+    case DatasetFormat::cifar100:
+      return 4;
+    case DatasetFormat::folder:
+    case DatasetFormat::numpy:
+      return shape.h >= 32 && shape.w >= 32 ? 4 : 2;
+    case DatasetFormat::automatic:
+      break;
+  }
+  throw std::invalid_argument("default_crop_padding: the format must be known");
+}
+
 Augmentation default_augmentation(const DataSplits& data) {
   Augmentation augmentation;
-  const bool cifar =
-      data.format == DatasetFormat::cifar10 || data.format == DatasetFormat::cifar100;
-  augmentation.crop_padding = cifar ? 4 : 2;
+  augmentation.crop_padding = data.crop_padding;
   augmentation.horizontal_flip = data.horizontal_flip;
   return augmentation;
 }

@@ -35,6 +35,7 @@ int run_resume(const Args& args);
 int run_status(const Args& args);
 int run_top(const Args& args);
 int run_check(const Args& args);
+int run_data(const Args& args);             // data check DIR
 int run_evaluate_worker(const Args& args);  // internal: one candidate in a worker process
 
 }  // namespace cf::cli

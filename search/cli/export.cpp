@@ -73,6 +73,7 @@ struct ExportRequest {
 struct ExportPlan {
   std::vector<std::pair<std::string, Architecture>> archs;
   InputNormalisation norm;
+  std::vector<std::string> class_names;  // empty when no dataset was read
 };
 
 std::optional<ExportRequest> parse_export_request(const Args& args) {
@@ -135,6 +136,7 @@ ExportPlan plan_trained_dir(ExportRequest& r) {
     r.set_default("input", r.stacking.input, shape_text(data.train.shape));
     r.set_default("classes", r.stacking.classes, data.train.classes);
     plan.norm = {data.mean, data.stddev};
+    plan.class_names = data.class_names;
   }
   if (r.weights.empty() && std::filesystem::exists(dir / "weights.bin"))
     r.weights = (dir / "weights.bin").string();
@@ -162,6 +164,7 @@ ExportPlan plan_campaign(ExportRequest& r) {
     const DataSplits data = load_dataset(d);
     r.set_default("input", r.stacking.input, shape_text(data.train.shape));
     r.set_default("classes", r.stacking.classes, data.train.classes);
+    plan.class_names = data.class_names;
   }
   ResultsStore store(std::filesystem::path(r.run_dir) / "results.sqlite", StoreAccess::read);
   std::vector<CandidateRecord> best = store.ranked_candidates();
@@ -224,14 +227,15 @@ void export_weights_formats(const ExportRequest& r, const ExportPlan& plan, cons
         ", input " + std::to_string(spec.input.h) + "x" + std::to_string(spec.input.w) + "x" +
         std::to_string(spec.input.c) + ", " + std::to_string(spec.classes) + " classes, " +
         std::to_string(network.params()) + " parameters.";
-    write_text(out_dir / (stem + ".py"),
-               pytorch_module_source(network, "CellforgeNet", description, plan.norm));
+    write_text(out_dir / (stem + ".py"), pytorch_module_source(network, "CellforgeNet", description,
+                                                               plan.norm, plan.class_names));
     save_weights(ex, out_dir / (stem + ".weights.bin"));
     written.push_back(stem + ".py");
     written.push_back(stem + ".weights.bin");
   }
   if (r.formats.count("onnx")) {
-    write_onnx(network, read_tensors(ex), stem, out_dir / (stem + ".onnx"), plan.norm);
+    write_onnx(network, read_tensors(ex), stem, out_dir / (stem + ".onnx"), plan.norm,
+               plan.class_names);
     written.push_back(stem + ".onnx");
   }
 }
@@ -269,10 +273,12 @@ int run_export(const Args& args) {
   std::optional<ExportRequest> request = parse_export_request(args);
   if (!request) return 0;
   ExportRequest& r = *request;
-  const ExportPlan plan = plan_export(r);
+  ExportPlan plan = plan_export(r);
   if (!r.weights.empty() && plan.archs.size() != 1)
     throw UsageError("--weights needs exactly one architecture (use --top 1)", r.usage);
   const NetworkSpec spec = to_network_spec(r.stacking, r.usage);
+  // Names describe the dataset's classes; a --classes count of its own leaves them unknown.
+  if (static_cast<int>(plan.class_names.size()) != spec.classes) plan.class_names.clear();
   std::filesystem::create_directories(r.output);
   for (const auto& [stem, arch] : plan.archs) export_one(r, plan, stem, arch, spec);
   return 0;

@@ -30,6 +30,7 @@ constexpr Command kCommands[] = {
     {"show", cf::cli::run_show, "print an architecture's genotype JSON (or canonical form)"},
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
     {"train", cf::cli::run_train, "train a stacked network on an image dataset"},
+    {"data", cf::cli::run_data, "data check DIR: what cellforge sees in a dataset directory"},
     {"benchmark", cf::cli::run_benchmark, "search strategies on the NAS-Bench-201 table"},
     {"zero-cost", cf::cli::run_zero_cost,
      "zero-cost proxy scores of architectures (CSV, resumable)"},

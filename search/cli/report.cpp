@@ -9,6 +9,7 @@
 #include "search/campaign.h"
 #include "search/cli/options.h"
 #include "space/file_io.h"
+#include "trainer/data.h"
 
 namespace cf::cli {
 
@@ -52,6 +53,17 @@ int run_report(const Args& args) {
   input.events = store.events();
   input.top = top;
   input.cell_svg = nasnet_cell_svg;
+  if (config.space_type == "nasnet") {
+    input.dataset = config.proxy.data.dir.string();
+    try {  // the class names, when the dataset is readable here (image folders: from the cache)
+      DataOptions d = config.proxy.data;
+      d.valid_images = 1;
+      d.train_images = 1;
+      d.load_test = false;
+      input.class_names = load_dataset(d).class_names;
+    } catch (const std::exception&) {
+    }
+  }
   write_file_atomic(output, campaign_report_html(input));
   std::printf("wrote %s (%zu candidates)\n", output.c_str(), input.candidates.size());
   return 0;

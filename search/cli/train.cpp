@@ -63,6 +63,8 @@ struct TrainFlags {
        help_config = false;
   std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "uniform_fan_in",
                                           decay_scope = "weights", save_init, save_trace;
+  std::string channels = "auto", image_size = "auto", resize = "resize", crop_padding = "auto";
+  bool skip_bad_images = false;
   std::vector<std::string> sets;
   int rank = 1;
 };
@@ -81,8 +83,19 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
       "built-in name (nasnet_a, amoebanet_a), NAS-Bench-201 string or genotype JSON file");
   add_stacking_options(options, f.stacking, false);
   options.add_options()("data-dir", po::value(&f.data_dir)->default_value(f.data_dir),
-                        "dataset directory (IDX or CIFAR binary)")(
-      "format", po::value(&f.format)->default_value(f.format), "auto | idx | cifar10 | cifar100")(
+                        "dataset directory (IDX, CIFAR binary, image folders or NumPy files)")(
+      "format", po::value(&f.format)->default_value(f.format),
+      "auto | idx | cifar10 | cifar100 | folder | numpy")(
+      "channels", po::value(&f.channels)->default_value(f.channels),
+      "image channels: auto | 1 (grey) | 3 (RGB)")(
+      "image-size", po::value(&f.image_size)->default_value(f.image_size),
+      "square image side in pixels, or auto (the files' own size)")(
+      "resize", po::value(&f.resize)->default_value(f.resize),
+      "how images reach --image-size: resize | center_crop")(
+      "skip-bad-images", po::bool_switch(&f.skip_bad_images),
+      "image folders: skip unreadable or corrupt images instead of stopping")(
+      "crop-padding", po::value(&f.crop_padding)->default_value(f.crop_padding),
+      "random-crop padding in training, or auto (the format's default)")(
       "epochs", po::value(&f.opts.epochs)->default_value(f.opts.epochs),
       "training epochs (0: evaluate only)")(
       "batch", po::value(&f.opts.batch)->default_value(f.opts.batch), "batch size")(
@@ -165,6 +178,11 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
       {"network.dropout", num(vm["dropout"].as<float>()), "--dropout"},
       {"data.data_dir", f.data_dir, "--data-dir"},
       {"data.format", f.format, "--format"},
+      {"data.channels", f.channels, "--channels"},
+      {"data.image_size", f.image_size, "--image-size"},
+      {"data.resize", f.resize, "--resize"},
+      {"data.skip_bad_images", f.skip_bad_images ? "true" : "false", "--skip-bad-images"},
+      {"data.crop_padding", f.crop_padding, "--crop-padding"},
       {"data.train_images", std::to_string(f.train_images), "--train-images"},
       {"data.valid_images", std::to_string(f.valid_images), "--valid-images"},
       {"data.test", f.test ? "true" : "false", "--test"},
@@ -241,10 +259,13 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
                              "train-images", "valid-images",    "data-dir",
                              "format",       "cells-per-stack", "filters",
                              "stem",         "stem-multiplier", "flip",
-                             "init",         "decay-scope"})
+                             "init",         "decay-scope",     "channels",
+                             "image-size",   "resize",          "crop-padding"})
       if (vm.count(flag) && !vm[flag].defaulted())
         throw UsageError(std::string("--") + flag + " cannot be combined with --config; use --set",
                          usage);
+    if (f.skip_bad_images)
+      throw UsageError("--skip-bad-images cannot be combined with --config; use --set", usage);
     r.config = vm["threads"].defaulted() ? load_train_config(f.config_file, f.sets)
                                          : config_with_threads(f, usage);
   } else {
@@ -333,7 +354,7 @@ std::optional<TrainCheckpoint> prepare_output(const TrainRequest& r, Executor& e
 
 // result.json in the output directory, and an event in the campaign it came from.
 void record_result(const TrainRequest& r, const ChosenArch& arch, const Network& network,
-                   const TrainResult& result) {
+                   const TrainResult& result, const DataSplits& data) {
   const TrainFlags& f = r.flags;
   const std::filesystem::path out = f.out_dir;
   nlohmann::json record = {{"arch", arch.label},
@@ -344,6 +365,7 @@ void record_result(const TrainRequest& r, const ChosenArch& arch, const Network&
                            {"valid_accuracy", result.valid_accuracy},
                            {"test_accuracy", result.test_accuracy},
                            {"epochs", r.config.train.epochs},
+                           {"class_names", data.class_names},
                            {"seconds", result.seconds},
                            {"finished_at", utc_now()}};
   write_file_atomic(out / "result.json", record.dump(2) + "\n");
@@ -487,7 +509,7 @@ int train_on(TrainRequest& r, const Ranks& ranks) {
   if (!writer) return result.status == TrainStatus::ok ? 0 : 1;
   if (!f.out_dir.empty() && result.status == TrainStatus::ok) {
     save_weights(executor, out / "weights.bin");
-    record_result(r, arch, network, result);
+    record_result(r, arch, network, result, data);
   }
   if (result.status == TrainStatus::ok && !f.save.empty()) save_weights(executor, f.save);
   if (!f.save_trace.empty()) write_file_atomic(f.save_trace, trace.json(data, result) + "\n");
