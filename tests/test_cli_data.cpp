@@ -112,15 +112,16 @@ TEST_CASE("train on a .npy pair end to end, class names in result.json and expor
   TempDir dir;
   write_numpy_dataset(dir / "npy", 160);
   const auto r = run_cellforge("train" + kTinyNet + " --data-dir " + (dir / "npy").string() +
-                               " --epochs 2 --valid-images 32 --flip false --crop-padding 1 "
+                               " --epochs 4 --valid-images 32 --flip false --crop-padding 1 "
                                "--test --json --out " +
                                (dir / "out").string());
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
   const auto json = nlohmann::json::parse(r.out);
   CHECK(json["status"] == "ok");
-  CHECK(json["epochs"].size() == 2);
-  // Learnable (chance is 0.25) once flips, which swap the quadrants, are off.
+  CHECK(json["epochs"].size() == 4);
+  // Learnable (chance is 0.25) once flips, which swap the quadrants, are off. (Four epochs: after
+  // 16 steps, batch-norm running statistics still remember their start.)
   CHECK(json["test_accuracy"].get<double>() > 0.6);
   const auto result = nlohmann::json::parse(cf::test::read_file(dir / "out" / "result.json"));
   CHECK(result["class_names"] ==
