@@ -66,6 +66,7 @@ class Statement {
 CandidateStatus status_from(const std::string& s) {
   if (s == "done") return CandidateStatus::done;
   if (s == "failed") return CandidateStatus::failed;
+  if (s == "rejected") return CandidateStatus::rejected;
   return CandidateStatus::pending;
 }
 
@@ -110,6 +111,7 @@ const char* candidate_status_name(CandidateStatus s) {
     case CandidateStatus::pending: return "pending";
     case CandidateStatus::done: return "done";
     case CandidateStatus::failed: return "failed";
+    case CandidateStatus::rejected: return "rejected";
   }
   return "?";
 }
@@ -255,7 +257,8 @@ StoreProblems ResultsStore::check() const {
     Statement s(db_, "SELECT id, status, genotype FROM candidates ORDER BY id", file_);
     while (s.step()) {
       const std::string status = s.text(1);
-      if (status != "done" && status != "failed" && status != "pending") ++unreadable;
+      if (status != "done" && status != "failed" && status != "pending" && status != "rejected")
+        ++unreadable;
       if (s.text(2).empty()) ++unreadable;
     }
   }

@@ -22,7 +22,8 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class CandidateStatus { pending, done, failed };
+// rejected: not trained, over a cap of the campaign's [objective] (failure_reason says which).
+enum class CandidateStatus { pending, done, failed, rejected };
 const char* candidate_status_name(CandidateStatus s);
 
 struct CandidateRecord {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "space/file_io.h"
 #include "space/nb201.h"
 #include "space/network.h"
+#include "trainer/data.h"
 
 namespace cf {
 
@@ -227,6 +229,7 @@ class CampaignRun {
       CandidateRecord& r = records_[id];
       if (r.status != CandidateStatus::pending || running_.count(id) || waiting_on_.count(id))
         continue;
+      if (reject_over_cap(r)) continue;
       // Only successful results are reused: a failure may not repeat (a crash, the OOM killer).
       if (auto prior = store_->find_by_hash(r.hash);
           prior && prior->id != id && prior->status == CandidateStatus::done) {
@@ -243,6 +246,35 @@ class CampaignRun {
       evaluator_->submit({id, r.hash, store_->genotype_json(r)});
       running_.insert(id);
     }
+  }
+
+  // A candidate over an [objective] cap is stored as rejected, untrained, with its proxy
+  // network's params and MACs (the dataset's shape is read once, on the first check).
+  bool reject_over_cap(CandidateRecord& r) {
+    if (config_.max_params == 0 && config_.max_macs == 0) return false;
+    if (!proxy_spec_) {
+      const DataSplits data = load_dataset(config_.proxy.data);
+      proxy_spec_ = config_.proxy.network;
+      proxy_spec_->input = data.train.shape;
+      proxy_spec_->classes = data.train.classes;
+    }
+    const Network network = build_network(store_->genotype(r), *proxy_spec_);
+    const auto over = [](uint64_t value, uint64_t cap, const char* what, const char* key) {
+      return cap > 0 && value > cap
+                 ? std::to_string(value) + " " + what + " > " + key + " " + std::to_string(cap)
+                 : std::string();
+    };
+    std::string reason = over(network.params(), config_.max_params, "params", "max_params");
+    if (reason.empty()) reason = over(network.macs(), config_.max_macs, "MACs", "max_macs");
+    if (reason.empty()) return false;
+    r.status = CandidateStatus::rejected;
+    r.failure_reason = "rejected: " + reason;
+    r.params = network.params();
+    r.macs = network.macs();
+    r.finished_at = utc_now();
+    store_->commit({r});
+    announce(r);
+    return true;
   }
 
   std::optional<int64_t> running_with_hash(const std::string& hash) {
@@ -322,7 +354,7 @@ class CampaignRun {
       std::snprintf(buf, sizeof buf, "accuracy %.2f%%", 100 * *r.accuracy);
       msg << buf;
     } else {
-      msg << "failed: " << r.failure_reason;
+      msg << (r.status == CandidateStatus::rejected ? "" : "failed: ") << r.failure_reason;
     }
     if (r.reused_from) msg << " (reused from candidate " << *r.reused_from << ")";
     if (r.params) msg << ", " << r.params << " params";
@@ -380,7 +412,9 @@ class CampaignRun {
     }
     // A campaign whose every finished candidate failed found nothing: say why.
     for (const auto& [id, r] : records_)
-      if (r.status == CandidateStatus::failed && !result.first_failure) result.first_failure = r;
+      if ((r.status == CandidateStatus::failed || r.status == CandidateStatus::rejected) &&
+          !result.first_failure)
+        result.first_failure = r;
     if (outcome == CampaignOutcome::finished && !result.best && result.first_failure) {
       result.outcome = CampaignOutcome::all_failed;
       message("error", "every finished candidate failed (candidate " +
@@ -397,6 +431,7 @@ class CampaignRun {
   std::unique_ptr<SearchSpace> space_;
   std::unique_ptr<Controller> controller_;
   std::shared_ptr<CampaignScorer> scorer_;  // zero-cost guidance, when configured
+  std::optional<NetworkSpec> proxy_spec_;   // the proxy network's stacking, for [objective] caps
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<RunLock> lock_;
   std::unique_ptr<ResultsStore> store_;
@@ -428,13 +463,14 @@ std::string campaign_status_text(const std::filesystem::path& run_dir) {
   const CampaignConfig config = load_run_config(run_dir, {});
   ResultsStore store(run_dir / "results.sqlite", StoreAccess::read);
   const auto records = store.candidates();
-  int done = 0, failed = 0, pending = 0, reused = 0;
+  int done = 0, failed = 0, pending = 0, reused = 0, rejected = 0;
   double best = -1, seconds = 0;
   int64_t best_id = 0;
   for (const auto& r : records) {
     if (r.status == CandidateStatus::done) ++done;
     if (r.status == CandidateStatus::failed) ++failed;
     if (r.status == CandidateStatus::pending) ++pending;
+    if (r.status == CandidateStatus::rejected) ++rejected;
     if (r.reused_from) ++reused;
     seconds += r.reused_from ? 0 : r.train_seconds;
     if (r.status == CandidateStatus::done && r.accuracy && *r.accuracy > best)
@@ -447,9 +483,11 @@ std::string campaign_status_text(const std::filesystem::path& run_dir) {
       << (running ? ", running" : ", not running") << "\n";
   out << "space      " << config.space_type << ", strategy " << config.strategy << ", "
       << config.workers << " worker(s)\n";
-  out << "candidates " << done + failed << " finished of " << config.candidates
+  out << "candidates " << done + failed + rejected << " finished of " << config.candidates
       << " budgeted: " << done << " done, " << failed << " failed, " << pending << " pending, "
-      << reused << " reused duplicates\n";
+      << reused << " reused duplicates";
+  if (rejected > 0) out << ", " << rejected << " rejected by [objective] caps (not trained)";
+  out << "\n";
   if (best >= 0) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.2f%%", 100 * best);

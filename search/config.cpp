@@ -543,6 +543,10 @@ std::vector<KeyDef> make_campaign_keys() {
     campaign_key("controller.rl_baseline_decay", KeyType::real, "0.95", 0, 0.999999, "",
                  "rl: reward baseline decay",
                  CF_SET(c.controller.rl.baseline_decay = std::stod(v))),
+    campaign_key("controller.rl_failure_reward", KeyType::text, "", 0, 0, "",
+                 "rl: reward learnt from a failed or rejected candidate, a number in [-1, 1] "
+                 "(empty: failures are not learnt from)",
+                 CF_SET((void)c; (void)v)),  // parsed in load_config, errors with the line
     campaign_key("controller.warmup", KeyType::text, "", 0, 0, "",
                  "zero-cost warm-up PROXY[+PROXY...]:W (e.g. synflow:1000): the best of W random "
                  "cells by the proxy start the search (evolution's population, rl's first batch, "
@@ -567,6 +571,15 @@ std::vector<KeyDef> make_campaign_keys() {
   keys.push_back(campaign_key(
       "proxy.dataset", KeyType::choice, "cifar10", 0, 0, "cifar10|cifar100|imagenet16",
       "nb201: dataset whose 12-epoch validation accuracy is the signal", CF_SET(c.dataset = v)));
+  keys.push_back(campaign_key(
+      "objective.max_params", KeyType::unsigned64, "0", 0, 0, "",
+      "nasnet: hard cap on the proxy network's parameters (0: none); a candidate over it is not "
+      "trained but stored as rejected with the reason, and the controller observes a failure",
+      CF_SET(c.max_params = std::stoull(v))));
+  keys.push_back(campaign_key("objective.max_macs", KeyType::unsigned64, "0", 0, 0, "",
+                              "nasnet: hard cap on the proxy network's multiply-accumulates per "
+                              "image (0: none), as objective.max_params",
+                              CF_SET(c.max_macs = std::stoull(v))));
   keys.push_back(campaign_key("budget.candidates", KeyType::integer, "100", 1, 1e8, "",
                               "candidates to evaluate", CF_SET(c.candidates = to_int(v))));
   keys.push_back(campaign_key(
@@ -621,6 +634,10 @@ void check_campaign(const CampaignConfig& config,
       throw bad("space.combines", "'" + c + "' is not add or concat");
   if (config.space_type == "nb201" && config.table.empty())
     throw bad("proxy.table", "required for space.type = nb201");
+  for (const auto& [key, cap] : {std::pair{"objective.max_params", config.max_params},
+                                 std::pair{"objective.max_macs", config.max_macs}})
+    if (cap > 0 && config.space_type != "nasnet")
+      throw bad(key, "caps apply to nasnet campaigns (NAS-Bench-201 cells are looked up)");
   const bool guided = config.warmup.count > 0 || config.proposal.count > 0;
   if (config.proposal.count > 0 && config.strategy != "evolution")
     throw bad("controller.proposal", "move proposals need controller.strategy = evolution");
@@ -698,6 +715,15 @@ CampaignConfig load_config(const std::filesystem::path& file,
     } catch (const std::invalid_argument& e) {
       throw ConfigError(where_of(key) + ": " + key + ": " + e.what());
     }
+  }
+  if (const std::string& text = v.at("controller.rl_failure_reward"); !text.empty()) {
+    double reward = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), reward);
+    if (ec != std::errc() || end != text.data() + text.size() || !(reward >= -1 && reward <= 1))
+      throw ConfigError(where_of("controller.rl_failure_reward") +
+                        ": controller.rl_failure_reward: '" + text +
+                        "' is not empty or a number in [-1, 1]");
+    config.controller.rl.failure_reward = reward;
   }
   config.controller.guide.warmup = config.warmup.count;
   config.controller.guide.proposal = config.proposal.count;

@@ -62,6 +62,8 @@ struct CampaignConfig {
   // [proxy]: how each candidate is trained (the shared settings), and the NAS-Bench-201 table
   TrainSettings proxy;
   std::string table, dataset;
+  // [objective]: hard caps on the proxy network (0: none); a candidate over a cap is not trained
+  uint64_t max_params = 0, max_macs = 0;
   // [budget]
   int candidates = 0;
   double hours = 0;

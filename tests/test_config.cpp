@@ -273,3 +273,17 @@ TEST_CASE(
                       Catch::Contains("bad.ini:2: " + message));
   }
 }
+
+TEST_CASE("controller.rl_failure_reward: empty or a number in [-1, 1]", "[config]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[controller]\nstrategy = rl\n");
+  CHECK_FALSE(cf::load_config(dir / "c.ini").controller.rl.failure_reward.has_value());
+  write_file(dir / "c.ini", "[controller]\nstrategy = rl\nrl_failure_reward = -0.5\n");
+  CHECK(cf::load_config(dir / "c.ini").controller.rl.failure_reward == -0.5);
+  write_file(dir / "c.ini", "[controller]\nstrategy = rl\nrl_failure_reward = lots\n");
+  CHECK_THROWS_WITH(cf::load_config(dir / "c.ini"),
+                    Catch::Contains("c.ini:3: controller.rl_failure_reward: 'lots' is not empty or "
+                                    "a number in [-1, 1]"));
+  CHECK_THROWS_WITH(cf::load_config(dir / "c.ini", {"controller.rl_failure_reward=2"}),
+                    Catch::Contains("--set controller.rl_failure_reward=2"));
+}
