@@ -251,7 +251,7 @@ class CampaignRun {
   // A candidate over an [objective] cap is stored as rejected, untrained, with its proxy
   // network's params and MACs (the dataset's shape is read once, on the first check).
   bool reject_over_cap(CandidateRecord& r) {
-    if (config_.max_params == 0 && config_.max_macs == 0) return false;
+    if (!config_.objective.has_caps()) return false;
     if (!proxy_spec_) {
       const DataSplits data = load_dataset(config_.proxy.data);
       proxy_spec_ = config_.proxy.network;
@@ -259,16 +259,10 @@ class CampaignRun {
       proxy_spec_->classes = data.train.classes;
     }
     const Network network = build_network(store_->genotype(r), *proxy_spec_);
-    const auto over = [](uint64_t value, uint64_t cap, const char* what, const char* key) {
-      return cap > 0 && value > cap
-                 ? std::to_string(value) + " " + what + " > " + key + " " + std::to_string(cap)
-                 : std::string();
-    };
-    std::string reason = over(network.params(), config_.max_params, "params", "max_params");
-    if (reason.empty()) reason = over(network.macs(), config_.max_macs, "MACs", "max_macs");
-    if (reason.empty()) return false;
+    const auto reason = cap_violation(config_.objective, network.params(), network.macs());
+    if (!reason) return false;
     r.status = CandidateStatus::rejected;
-    r.failure_reason = "rejected: " + reason;
+    r.failure_reason = "rejected: " + *reason;
     r.params = network.params();
     r.macs = network.macs();
     r.finished_at = utc_now();
@@ -333,7 +327,8 @@ class CampaignRun {
       if (r.status == CandidateStatus::pending) break;
       controller_->observe(static_cast<uint64_t>(r.id),
                            r.status == CandidateStatus::done && r.accuracy
-                               ? EvalResult::success(*r.accuracy)
+                               ? EvalResult::success(objective_reward(
+                                     config_.objective, *r.accuracy, r.params, r.macs))
                                : EvalResult::failure(r.failure_reason));
       r.observed = true;
       std::vector<CandidateRecord> changed{r};

@@ -575,11 +575,23 @@ std::vector<KeyDef> make_campaign_keys() {
       "objective.max_params", KeyType::unsigned64, "0", 0, 0, "",
       "nasnet: hard cap on the proxy network's parameters (0: none); a candidate over it is not "
       "trained but stored as rejected with the reason, and the controller observes a failure",
-      CF_SET(c.max_params = std::stoull(v))));
+      CF_SET(c.objective.max_params = std::stoull(v))));
   keys.push_back(campaign_key("objective.max_macs", KeyType::unsigned64, "0", 0, 0, "",
                               "nasnet: hard cap on the proxy network's multiply-accumulates per "
                               "image (0: none), as objective.max_params",
-                              CF_SET(c.max_macs = std::stoull(v))));
+                              CF_SET(c.objective.max_macs = std::stoull(v))));
+  keys.push_back(campaign_key(
+      "objective.soft_target_params", KeyType::unsigned64, "0", 0, 0, "",
+      "soft reward (MnasNet): the controller observes accuracy * (params / target) ^ "
+      "objective.soft_weight instead of accuracy (0: off); the stored accuracy is unchanged",
+      CF_SET(c.objective.soft_target_params = std::stoull(v))));
+  keys.push_back(campaign_key("objective.soft_target_macs", KeyType::unsigned64, "0", 0, 0, "",
+                              "soft reward on MACs, as objective.soft_target_params (both: the "
+                              "product of the two factors)",
+                              CF_SET(c.objective.soft_target_macs = std::stoull(v))));
+  keys.push_back(campaign_key("objective.soft_weight", KeyType::real, "-0.07", -10, 0, "",
+                              "w of the soft reward (MnasNet's -0.07: twice the size costs 5%)",
+                              CF_SET(c.objective.soft_weight = std::stod(v))));
   keys.push_back(campaign_key("budget.candidates", KeyType::integer, "100", 1, 1e8, "",
                               "candidates to evaluate", CF_SET(c.candidates = to_int(v))));
   keys.push_back(campaign_key(
@@ -634,10 +646,13 @@ void check_campaign(const CampaignConfig& config,
       throw bad("space.combines", "'" + c + "' is not add or concat");
   if (config.space_type == "nb201" && config.table.empty())
     throw bad("proxy.table", "required for space.type = nb201");
-  for (const auto& [key, cap] : {std::pair{"objective.max_params", config.max_params},
-                                 std::pair{"objective.max_macs", config.max_macs}})
-    if (cap > 0 && config.space_type != "nasnet")
-      throw bad(key, "caps apply to nasnet campaigns (NAS-Bench-201 cells are looked up)");
+  const ObjectiveOptions& o = config.objective;
+  for (const auto& [key, value] : {std::pair{"objective.max_params", o.max_params},
+                                   std::pair{"objective.max_macs", o.max_macs},
+                                   std::pair{"objective.soft_target_params", o.soft_target_params},
+                                   std::pair{"objective.soft_target_macs", o.soft_target_macs}})
+    if (value > 0 && config.space_type != "nasnet")
+      throw bad(key, "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
   const bool guided = config.warmup.count > 0 || config.proposal.count > 0;
   if (config.proposal.count > 0 && config.strategy != "evolution")
     throw bad("controller.proposal", "move proposals need controller.strategy = evolution");

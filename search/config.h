@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "controller/controller.h"
+#include "search/objective.h"
 #include "space/network.h"
 #include "trainer/data.h"
 #include "trainer/train.h"
@@ -62,8 +63,8 @@ struct CampaignConfig {
   // [proxy]: how each candidate is trained (the shared settings), and the NAS-Bench-201 table
   TrainSettings proxy;
   std::string table, dataset;
-  // [objective]: hard caps on the proxy network (0: none); a candidate over a cap is not trained
-  uint64_t max_params = 0, max_macs = 0;
+  // [objective]: size caps and the soft reward (search/objective.h)
+  ObjectiveOptions objective;
   // [budget]
   int candidates = 0;
   double hours = 0;

@@ -105,6 +105,27 @@ TEST_CASE("objective caps: config errors name the key", "[campaign][objective][c
                                    " --set space.type=nb201 --set proxy.table=x.csv"
                                    " --set objective.max_macs=1000");
   CHECK(nb201.exit_code != 0);
-  CHECK(nb201.out.find("objective.max_macs: caps apply to nasnet campaigns") != std::string::npos);
+  CHECK(nb201.out.find("objective.max_macs: [objective] applies to nasnet campaigns") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "run"));
+}
+
+TEST_CASE("a campaign with a soft size reward runs and stores plain accuracies",
+          "[campaign][objective]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  write_file(dir / "s.ini", tiny_config(dir / "data", dir / "soft", 6, 1));
+  const auto soft = run_cellforge("search " + (dir / "s.ini").string() +
+                                  " --set objective.soft_target_params=10000"
+                                  " --set objective.soft_weight=-1");
+  INFO(soft.out);
+  REQUIRE(soft.exit_code == 0);
+  const auto rows = query_rows(dir / "soft", "SELECT status, accuracy FROM candidates");
+  REQUIRE(rows.size() == 6);
+  for (const auto& row : rows) {
+    INFO(row);
+    CHECK(row.rfind("done|", 0) == 0);
+    const double accuracy = std::stod(row.substr(5));
+    CHECK(accuracy >= 0.0);
+    CHECK(accuracy <= 1.0);  // the accuracy, not the reward (which exceeds 1 below the target)
+  }
 }

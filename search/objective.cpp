@@ -1,0 +1,31 @@
+#include "search/objective.h"
+
+#include <cmath>
+
+namespace cf {
+
+std::optional<std::string> cap_violation(const ObjectiveOptions& objective, int64_t params,
+                                         int64_t macs) {
+  const auto over = [](int64_t value, uint64_t cap, const char* what,
+                       const char* key) -> std::optional<std::string> {
+    if (cap == 0 || value < 0 || static_cast<uint64_t>(value) <= cap) return std::nullopt;
+    return std::to_string(value) + " " + what + " > " + key + " " + std::to_string(cap);
+  };
+  if (auto reason = over(params, objective.max_params, "params", "max_params")) return reason;
+  return over(macs, objective.max_macs, "MACs", "max_macs");
+}
+
+double objective_reward(const ObjectiveOptions& objective, double accuracy, int64_t params,
+                        int64_t macs) {
+  double reward = accuracy;
+  const auto scale = [&](int64_t value, uint64_t target) {
+    if (target > 0 && value > 0)
+      reward *=
+          std::pow(static_cast<double>(value) / static_cast<double>(target), objective.soft_weight);
+  };
+  scale(params, objective.soft_target_params);
+  scale(macs, objective.soft_target_macs);
+  return reward;
+}
+
+}  // namespace cf
