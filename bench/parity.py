@@ -11,10 +11,10 @@ momentum 0.9, a per-step cosine learning rate from 0.05 to 0, weight decay 3e-4,
 no gradient clipping, BN momentum 0.1 and eps 1e-3.
 
 Arms (--arms, comma-separated):
-  cellforge            cellforge train with its defaults (He-normal init, decay on weights only)
-  cellforge-uniform    ... --init uniform_fan_in (PyTorch's default init)
+  cellforge            cellforge train with its defaults (uniform_fan_in init, decay on weights)
+  cellforge-he         ... --init he_normal (the default before this study)
+  cellforge-uniform    ... --init uniform_fan_in (PyTorch's default init; the default now)
   cellforge-all-decay  ... --decay-scope all (weight decay on BN and biases too, as PyTorch's SGD)
-  cellforge-pytorch    ... both: cellforge set up as PyTorch is
   pytorch              PyTorch: its default init, its own data order, decay on every parameter
   pytorch-he           PyTorch from cellforge's initial weights (He-normal), own order
 --replay SEED: PyTorch starts from cellforge's initial weights and trains in cellforge's data
@@ -22,7 +22,8 @@ order with cellforge's decay scope; prints how near the two loss curves are.
 
 Each run's result is kept in OUT/<arm>-seed<S>.json and reused, so an interrupted study continues
 where it stopped.  Usage:
-  bench/parity.py --out runs/parity [--seeds 1,2,3,4,5] [--arms cellforge,pytorch] [--replay 1]
+  bench/parity.py --out runs/parity [--seeds 1,2,3,4,5] [--arms cellforge-he,cellforge,pytorch]
+                  [--replay 1]
 """
 import argparse
 import gzip
@@ -41,9 +42,9 @@ import torch.nn.functional as F
 
 CELLFORGE_ARMS = {
     "cellforge": [],
+    "cellforge-he": ["--init", "he_normal"],
     "cellforge-uniform": ["--init", "uniform_fan_in"],
     "cellforge-all-decay": ["--decay-scope", "all"],
-    "cellforge-pytorch": ["--init", "uniform_fan_in", "--decay-scope", "all"],
 }
 PYTORCH_ARMS = {"pytorch": "default", "pytorch-he": "cellforge"}
 
