@@ -771,7 +771,9 @@ bool CampaignConfig::matches_identity(const std::string& stored) const {
   if (stored.rfind(kIdentityV2, 0) == 0) return stored == identity_hash();
   // Before v2: a hash of every key of the frozen file (which held every key of its version).
   std::string text;
-  for (const auto& [key, value] : values) {
+  for (const auto& entry : values) {
+    const std::string& key = entry.first;  // (not a structured binding: clang 14 cannot capture it)
+    const std::string& value = entry.second;
     if (resumable_key(key)) continue;
     if (keys_in_file.count(key)) {
       text += key + "=" + value + "\n";
