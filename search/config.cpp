@@ -590,7 +590,7 @@ std::vector<KeyDef> make_campaign_keys() {
                               "product of the two factors)",
                               CF_SET(c.objective.soft_target_macs = std::stoull(v))));
   keys.push_back(campaign_key("objective.soft_weight", KeyType::real, "-0.07", -10, 0, "",
-                              "w of the soft reward (MnasNet's -0.07: twice the size costs 5%)",
+                              "w of the soft reward (MnasNet's -0.07: twice the target costs 4.7%)",
                               CF_SET(c.objective.soft_weight = std::stod(v))));
   keys.push_back(campaign_key("budget.candidates", KeyType::integer, "100", 1, 1e8, "",
                               "candidates to evaluate", CF_SET(c.candidates = to_int(v))));

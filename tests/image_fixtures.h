@@ -1,15 +1,20 @@
 #pragma once
 // Small image-folder and NumPy datasets written by the tests: PNG/JPEG/BMP through OpenCV (the
-// library the reader decodes with), .npy files byte by byte, .npz archives through libzip.
+// library the reader decodes with), .npy files byte by byte, .npz archives through libzip; and
+// the check of a reader error.
 #include <zip.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <opencv2/imgcodecs.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "trainer/data.h"
 
 namespace cf::test {
 
@@ -130,6 +135,20 @@ inline void write_npz(const std::filesystem::path& file,
     zip_set_file_compression(zip, index, compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
   }
   if (zip_close(zip) != 0) throw std::runtime_error("cannot write " + file.string());
+}
+
+// f() throws a one-line cf::DataError whose message contains every part (use inside a TEST_CASE).
+inline void expect_data_error(const std::function<void()>& f,
+                              const std::vector<std::string>& parts) {
+  try {
+    f();
+    FAIL("no DataError");
+  } catch (const cf::DataError& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find('\n') == std::string::npos);
+    for (const auto& part : parts) CHECK(message.find(part) != std::string::npos);
+  }
 }
 
 }  // namespace cf::test

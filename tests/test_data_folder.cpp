@@ -18,6 +18,7 @@
 namespace fs = std::filesystem;
 using cf::test::pattern_image;
 using cf::test::pattern_pixel;
+using cf::test::expect_data_error;
 using cf::test::TempDir;
 using cf::test::write_image;
 
@@ -30,18 +31,6 @@ cf::DataOptions folder_options(const fs::path& dir) {
   options.valid_images = 0;
   options.load_test = true;
   return options;
-}
-
-void expect_data_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("no DataError");
-  } catch (const cf::DataError& e) {
-    const std::string message = e.what();
-    INFO(message);
-    CHECK(message.find('\n') == std::string::npos);
-    for (const auto& part : parts) CHECK(message.find(part) != std::string::npos);
-  }
 }
 
 // Image `index` of `set` equals the pattern image `id` (RGB or grey, CHW).

@@ -17,22 +17,11 @@ namespace fs = std::filesystem;
 using cf::test::le_floats;
 using cf::test::le_ints;
 using cf::test::npy_bytes;
+using cf::test::expect_data_error;
 using cf::test::TempDir;
 using cf::test::write_bytes;
 
 namespace {
-
-void expect_data_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("no DataError");
-  } catch (const cf::DataError& e) {
-    const std::string message = e.what();
-    INFO(message);
-    CHECK(message.find('\n') == std::string::npos);
-    for (const auto& part : parts) CHECK(message.find(part) != std::string::npos);
-  }
-}
 
 cf::DataOptions numpy_options(const fs::path& dir, bool test = false) {
   cf::DataOptions options;
