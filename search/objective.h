@@ -6,16 +6,43 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cf {
 
+// A cost a campaign can minimise beside accuracy (objective.pareto).
+enum class CostKind : uint8_t { params, macs, latency };
+
+// How a candidate's inference latency is measured (objective.latency_*): the proxy network at
+// batch 1 with batch norm folded into the convolutions, median of `runs` timed forward passes
+// after `warmup` untimed ones, on `threads` threads. Stored in the result's metrics as
+// metrics.latency = {median_ms, min_ms, cv, runs, threads}.
+struct LatencyOptions {
+  int threads = 1;
+  int warmup = 10;
+  int runs = 50;
+};
+
 struct ObjectiveOptions {
   uint64_t max_params = 0, max_macs = 0;                  // hard caps, 0: none
+  double max_latency_ms = 0;                              // hard cap on latency, 0: none
   uint64_t soft_target_params = 0, soft_target_macs = 0;  // soft reward targets, 0: none
   double soft_weight = -0.07;                             // w (MnasNet's soft constraint)
+  bool measure_latency = false;  // objective.latency = on (implied by a cap or a Pareto cost)
+  LatencyOptions latency;
+  // objective.mode = pareto: evolution selects by non-dominated rank and crowding over
+  // (accuracy, these costs) instead of by reward. Empty: scalar mode.
+  std::vector<CostKind> pareto;
 
   bool has_caps() const { return max_params > 0 || max_macs > 0; }
   bool has_soft_reward() const { return soft_target_params > 0 || soft_target_macs > 0; }
+  bool pareto_mode() const { return !pareto.empty(); }
+  bool needs_latency() const {
+    if (measure_latency || max_latency_ms > 0) return true;
+    for (CostKind c : pareto)
+      if (c == CostKind::latency) return true;
+    return false;
+  }
 };
 
 // Why a network of this size may not be trained ("412080 params > max_params 357018"), or
