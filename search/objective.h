@@ -8,20 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "trainer/latency.h"
+
 namespace cf {
 
 // A cost a campaign can minimise beside accuracy (objective.pareto).
 enum class CostKind : uint8_t { params, macs, latency };
 
-// How a candidate's inference latency is measured (objective.latency_*): the proxy network at
-// batch 1 with batch norm folded into the convolutions, median of `runs` timed forward passes
-// after `warmup` untimed ones, on `threads` threads. Stored in the result's metrics as
+// A candidate's inference latency (objective.latency_*) is measured by trainer/latency.h on its
+// proxy network and stored in the result's metrics as
 // metrics.latency = {median_ms, min_ms, cv, runs, threads}.
-struct LatencyOptions {
-  int threads = 1;
-  int warmup = 10;
-  int runs = 50;
-};
 
 struct ObjectiveOptions {
   uint64_t max_params = 0, max_macs = 0;                  // hard caps, 0: none

@@ -36,6 +36,7 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
   detail::assign_gradient_buffers(plan, network_, options.reuse_gradient_buffers, m);
   m.bind_regions();
   allocated_bytes_ = m.allocated;
+  folded_batch_norms_ = static_cast<int>(m.fold_sources.size());
 }
 
 Executor::~Executor() = default;
@@ -56,6 +57,12 @@ const float* Executor::aux_logits() const {
 void Executor::forward(bool training, const ForwardState& state) {
   impl_->state = state;
   impl_->last_forward_training = training;
+  if (training) {
+    fold_stale_ = true;  // the optimiser changes the weights after this pass
+  } else if (fold_stale_) {
+    for (auto& refold : impl_->refold) refold();
+    fold_stale_ = false;
+  }
   impl_->run(training ? impl_->fwd_train : impl_->fwd_infer);
   impl_->stream.wait();
 }
@@ -91,6 +98,7 @@ const float* Executor::input_grad() const {
 }
 
 void Executor::init_params(Rng& rng, InitScheme scheme) {
+  fold_stale_ = true;
   const ParamValues values = init_param_values(network_, rng, scheme);
   for (Param& p : params_) write_param(p, values.at(p.name));
   for (auto& s : bn_stats_) {
@@ -123,6 +131,7 @@ void Executor::write_param(Param& p, const std::vector<float>& values) {
   if (values.size() * sizeof(float) != p.plain.get_size())
     throw std::invalid_argument(p.name + ": expected " + std::to_string(p.plain.get_size() / 4) +
                                 " values, got " + std::to_string(values.size()));
+  fold_stale_ = true;
   std::vector<float> copy = values;
   dnnl::memory plain(p.plain, impl_->engine, copy.data());
   dnnl::reorder(plain, p.value).execute(impl_->stream, plain, p.value);

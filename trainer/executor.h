@@ -53,6 +53,14 @@ struct ExecutorOptions {
   // backward() also computes the gradient with respect to the input images (input_grad()), as
   // the jacob_cov zero-cost proxy needs.
   bool input_grad = false;
+  // Inference (forward(false)) runs each convolution whose only consumer is a batch norm as one
+  // convolution with the batch norm folded into its weights and a bias (and the batch norm's
+  // fused ReLU as a post-op): w' = w * s, b' = shift - mean * s, s = scale / sqrt(var + eps).
+  // The folded weights are recomputed before the first inference pass after any change of the
+  // parameters or statistics (through params(), bn_stats(), write_param, init_params or a
+  // training pass). Training is unchanged. With it, layer_value() of a folded convolution or
+  // its batch norm is not available after an inference pass.
+  bool fold_batch_norm = false;
 };
 
 // Per-step regularisation state of the forward pass.
@@ -92,9 +100,16 @@ class Executor {
               double* aux_loss = nullptr);
   void backward();
 
-  std::vector<Param>& params() { return params_; }
+  // Mutable access may change values: the folded inference weights are recomputed.
+  std::vector<Param>& params() {
+    fold_stale_ = true;
+    return params_;
+  }
   const std::vector<Param>& params() const { return params_; }
-  std::vector<BnStats>& bn_stats() { return bn_stats_; }
+  std::vector<BnStats>& bn_stats() {
+    fold_stale_ = true;
+    return bn_stats_;
+  }
   const std::vector<BnStats>& bn_stats() const { return bn_stats_; }
 
   // Fresh weights (trainer/init.h); BN running statistics 0 / 1.
@@ -105,6 +120,8 @@ class Executor {
   void write_param(Param& p, const std::vector<float>& values);
 
   int64_t allocated_bytes() const { return allocated_bytes_; }
+  // Batch norms folded into their convolution for inference (options.fold_batch_norm).
+  int folded_batch_norms() const { return folded_batch_norms_; }
   // Chosen implementation per primitive ("layer: impl"), for profiling and tests.
   const std::vector<std::string>& implementations() const { return implementations_; }
   // Accumulated seconds per "phase kind" (e.g. "bwd conv_dw"), when options.profile.
@@ -125,6 +142,8 @@ class Executor {
   std::vector<std::string> implementations_;
   std::map<std::string, double> profile_;
   int64_t allocated_bytes_ = 0;
+  int folded_batch_norms_ = 0;
+  bool fold_stale_ = true;  // the folded inference weights must be recomputed
 };
 
 }  // namespace cf

@@ -1,6 +1,7 @@
 // Batch norm with learned scale and shift, batch statistics in training and running statistics
 // (updated in place in the executor's BnStats) at inference; with a consumer ReLU fused in when
 // the plan says so.
+#include <cmath>
 #include <string>
 
 #include "trainer/dnnl_compat.h"
@@ -73,6 +74,63 @@ void bn_backward(LowerContext& ctx, const BnMemories& b, const bn_fwd::primitive
                         bwd_pd, args, "bwd " + b.phase);
 }
 
+// Inference of a batch norm folded into its convolution (ExecutorOptions::fold_batch_norm): one
+// convolution with the folded weights and bias writes this layer's output (through the ReLU
+// post-op when the ReLU is fused), and a refold step recomputes them from the conv's weights,
+// the scale and shift and the running statistics.
+void fold_into_conv(LowerContext& ctx, const BnMemories& b, const Args& infer_args) {
+  const Program::FoldSource& source = ctx.program().fold_sources.at(ctx.fold_conv());
+  // A new attribute: copying ctx.attr() would copy a handle to the one every primitive shares.
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (b.fused) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::convolution_forward::primitive_desc pd(source.infer_desc, attr, ctx.engine());
+  ctx.note_impl("fwd folded into conv", pd);
+  Program& program = ctx.program();
+  memory folded = program.alloc(pd.weights_desc());
+  const memory bias = program.alloc(pd.bias_desc());
+  memory plain = program.alloc(source.weights_plain);
+  const dnnl::reorder to_plain(source.weights, plain), to_folded(plain, folded);
+  const int channels = ctx.layer().out.c;
+  const float eps = ctx.layer().bn_epsilon;
+  memory weights = source.weights;
+  const memory scale = b.scale, shift = b.shift, mean = infer_args.at(DNNL_ARG_MEAN),
+               var = infer_args.at(DNNL_ARG_VARIANCE);
+  program.refold.push_back([&program, to_plain, to_folded, weights, plain, folded, bias, scale,
+                            shift, mean, var, channels, eps]() mutable {
+    to_plain.execute(program.stream, weights, plain);
+    program.stream.wait();
+    float* w = static_cast<float*>(plain.get_data_handle());
+    const size_t per_channel = plain.get_desc().get_size() / sizeof(float) / channels;
+    const float* gamma = static_cast<const float*>(scale.get_data_handle());
+    const float* beta = static_cast<const float*>(shift.get_data_handle());
+    const float* mu = static_cast<const float*>(mean.get_data_handle());
+    const float* sigma2 = static_cast<const float*>(var.get_data_handle());
+    float* out_bias = static_cast<float*>(bias.get_data_handle());
+    for (int c = 0; c < channels; ++c) {
+      const float s = gamma[c] / std::sqrt(sigma2[c] + eps);
+      for (size_t k = 0; k < per_channel; ++k) w[c * per_channel + k] *= s;
+      out_bias[c] = beta[c] - mu[c] * s;
+    }
+    to_folded.execute(program.stream, plain, folded);
+    program.stream.wait();
+  });
+  // The layout training picked for the conv's source need not suit inference (at batch 1 it can
+  // send this one to oneDNN's reference kernel): the folded conv chooses its own.
+  const memory src =
+      program.in_layout({&program.fwd_infer}, source.src, pd.src_desc(), "fwd reorder");
+  ctx.forward_infer(dnnl::convolution_forward(pd), pd,
+                    {{DNNL_ARG_SRC, src},
+                     {DNNL_ARG_WEIGHTS, folded},
+                     {DNNL_ARG_BIAS, bias},
+                     {DNNL_ARG_DST, ctx.out().value}},
+                    "fwd conv+batch_norm (folded)");
+}
+
 }  // namespace
 
 void lower_batch_norm(LowerContext& ctx) {
@@ -110,7 +168,10 @@ void lower_batch_norm(LowerContext& ctx) {
   Args infer_args{{DNNL_ARG_SRC, ctx.in(0).value}, {DNNL_ARG_DST, ctx.out().value},
                   {DNNL_ARG_SCALE, b.scale},       {DNNL_ARG_SHIFT, b.shift},
                   {DNNL_ARG_MEAN, b.running_mean}, {DNNL_ARG_VARIANCE, b.running_var}};
-  ctx.forward_infer(bn_fwd(infer_pd), infer_pd, infer_args, "fwd " + b.phase);
+  if (ctx.fold_conv() >= 0)
+    fold_into_conv(ctx, b, infer_args);
+  else
+    ctx.forward_infer(bn_fwd(infer_pd), infer_pd, infer_args, "fwd " + b.phase);
   if (b.fused) keep_before_relu(ctx, b, train_args, infer_args);
   if (ctx.src_grad()) bn_backward(ctx, b, train_pd);
 }

@@ -1,5 +1,7 @@
 // Inputs joined on channels, in order. Backward hands each input a channel slice of the output
 // gradient.
+#include <optional>
+
 #include "trainer/dnnl_compat.h"
 #include "trainer/lowering.h"
 
@@ -55,8 +57,23 @@ void concat_backward(LowerContext& ctx) {
 void lower_concat(LowerContext& ctx) {
   const int n = ctx.inputs();
   std::vector<memory::desc> srcs;
-  for (int s = 0; s < n; ++s) srcs.push_back(ctx.in(s).md);
-  dnnl::concat::primitive_desc pd(1, srcs, ctx.engine(), ctx.attr());
+  bool blocked16 = true;
+  for (int s = 0; s < n; ++s) {
+    srcs.push_back(ctx.in(s).md);
+    blocked16 = blocked16 && dnnl_compat::channel_block(ctx.in(s).md) == 16 &&
+                dnnl_compat::batch_outermost(ctx.in(s).md);
+  }
+  // At batch 1 oneDNN 2.6 lets the concat pick a channel-block-outermost layout (Bacd16b) that
+  // its pooling and convolution kernels do not take (reference kernels, 40x slower): ask for
+  // the sources' own nChw16c instead. Larger batches keep oneDNN's choice.
+  const std::optional<memory::desc> dst =
+      ctx.batch() == 1 && blocked16
+          ? std::optional(memory::desc(nchw_dims(1, ctx.layer().out), memory::data_type::f32,
+                                       memory::format_tag::nChw16c))
+          : std::nullopt;
+  const dnnl::concat::primitive_desc pd =
+      dst ? dnnl::concat::primitive_desc(*dst, 1, srcs, ctx.engine(), ctx.attr())
+          : dnnl::concat::primitive_desc(1, srcs, ctx.engine(), ctx.attr());
   ctx.note_impl("fwd", pd);
   ctx.make_output(pd.dst_desc());
   Args args{{DNNL_ARG_DST, ctx.out().value}};

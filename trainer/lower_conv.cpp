@@ -136,10 +136,24 @@ void lower_conv(LowerContext& ctx) {
   // Source: reorder only when the producer's layout differs from the one conv wants.
   const memory conv_src = ctx.forward_input(ctx.in(0).value, fwd_pd.src_desc());
   const std::string phase = conv_kind(l);
-  ctx.forward(
-      dnnl::convolution_forward(fwd_pd), fwd_pd,
-      {{DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, w.value}, {DNNL_ARG_DST, ctx.out().value}},
-      "fwd " + phase);
+  const dnnl::convolution_forward conv(fwd_pd);
+  const Args args{
+      {DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, w.value}, {DNNL_ARG_DST, ctx.out().value}};
+  if (ctx.fold_bn() < 0) {
+    ctx.forward(conv, fwd_pd, args, "fwd " + phase);
+  } else {
+    // Inference runs this conv inside its batch norm's step (lower_batch_norm.cpp).
+    ctx.forward_train(conv, fwd_pd, args, "fwd " + phase);
+    const memory::desc bias_md({l.out.c}, dt::f32, tag::x);
+    ctx.program().fold_sources.emplace(
+        ctx.index(),
+        Program::FoldSource{
+            dnnl::convolution_forward::desc(
+                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, g.src_any,
+                g.w_any, bias_md, fwd_pd.dst_desc(), g.strides, g.dilates, g.pad_l, g.pad_r),
+            ctx.in(0).value, w.value,
+            memory::desc(g.wdims, dt::f32, g.grouped ? tag::goihw : tag::oihw)});
+  }
   conv_backward_weights(ctx, g, fwd_pd, conv_src, w.diff, phase);
   if (ctx.src_grad()) conv_backward_data(ctx, g, fwd_pd, w.value, phase);
 }

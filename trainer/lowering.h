@@ -60,6 +60,10 @@ class LowerContext {
   bool src_grad() const { return inputs() > 0 && input_grad(0); }
   bool first_grad(int slot) const { return plan_.first_grad[layer_][slot]; }
   bool bn_relu() const { return plan_.bn_relu[layer_]; }
+  // ExecutorOptions::fold_batch_norm: the batch norm this conv is folded into, or the conv this
+  // batch norm folds (-1: none).
+  int fold_bn() const { return plan_.fold_bn[layer_]; }
+  int fold_conv() const { return plan_.fold_conv[layer_]; }
   int grad_host(int tensor) const { return plan_.grad_host[tensor]; }
 
   // The output tensor in layout `md`, with a gradient memory when a gradient flows into it.

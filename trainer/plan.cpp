@@ -23,16 +23,23 @@ std::vector<int> pass_through_aliases(const Network& network, const ExecutorOpti
   return alias;
 }
 
+// How many layers read each tensor (layers that alias another's tensor read nothing).
+std::vector<int> consumer_counts(const Network& network, const std::vector<int>& alias) {
+  const int L = static_cast<int>(network.layers.size());
+  std::vector<int> consumers(L, 0);
+  for (int i = 0; i < L; ++i)
+    if (alias[i] == i)
+      for (int in : network.layers[i].inputs) ++consumers[alias[in]];
+  return consumers;
+}
+
 // A ReLU that is the only consumer of a batch norm runs inside it (oneDNN's fused BN + ReLU
 // saves a pass over the tensor each way); the ReLU layer then aliases the BN's tensor, which
 // holds the ReLU output.
 void fuse_bn_relu(const Network& network, std::vector<int>& alias, std::vector<bool>& bn_relu) {
   const auto& layers = network.layers;
   const int L = static_cast<int>(layers.size());
-  std::vector<int> consumers(L, 0);
-  for (int i = 0; i < L; ++i)
-    if (alias[i] == i)
-      for (int in : layers[i].inputs) ++consumers[alias[in]];
+  const std::vector<int> consumers = consumer_counts(network, alias);
   auto is_head = [&](int i) { return i == network.logits || i == network.aux_logits; };
   for (int i = 0; i < L; ++i) {
     const Layer& l = layers[i];
@@ -43,6 +50,22 @@ void fuse_bn_relu(const Network& network, std::vector<int>& alias, std::vector<b
     bn_relu[b] = true;
   }
   for (int i = 0; i < L; ++i) alias[i] = alias[alias[i]];  // targets are earlier: resolved
+}
+
+// A batch norm whose input is a convolution read by nothing else can be folded into it for
+// inference (the convolution's own output is then never computed there).
+void plan_batch_norm_folding(const Network& network, Plan& plan) {
+  const auto& layers = network.layers;
+  const int L = static_cast<int>(layers.size());
+  const std::vector<int> consumers = consumer_counts(network, plan.alias);
+  for (int i = 0; i < L; ++i) {
+    if (layers[i].kind != LayerKind::batch_norm || plan.alias[i] != i) continue;
+    const int c = plan.alias[layers[i].inputs[0]];
+    if (layers[c].kind != LayerKind::conv || consumers[c] != 1) continue;
+    if (c == network.logits || c == network.aux_logits) continue;
+    plan.fold_conv[i] = c;
+    plan.fold_bn[c] = i;
+  }
 }
 
 void plan_gradient_order(Plan& plan) {
@@ -119,6 +142,9 @@ Plan plan_network(const Network& network, const ExecutorOptions& options) {
   plan.alias = pass_through_aliases(network, options);
   plan.bn_relu.assign(L, false);
   if (options.fuse_bn_relu) fuse_bn_relu(network, plan.alias, plan.bn_relu);
+  plan.fold_conv.assign(L, -1);
+  plan.fold_bn.assign(L, -1);
+  if (options.fold_batch_norm) plan_batch_norm_folding(network, plan);
   // A zero layer reads nothing of its input (only its shape), so it has no input and no
   // gradient here: its input's gradient counts no contribution from it.
   plan.inputs.resize(L);

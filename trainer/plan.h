@@ -16,6 +16,9 @@ struct Plan {
   // when off, dropout 0) and ReLUs fused into a batch norm, the tensor they alias.
   std::vector<int> alias;
   std::vector<bool> bn_relu;             // this batch norm runs with its consumer ReLU fused in
+  // options.fold_batch_norm: for a batch norm, the convolution folded into it at inference
+  // (-1: none); for that convolution, the batch norm (-1: none).
+  std::vector<int> fold_conv, fold_bn;
   std::vector<std::vector<int>> inputs;  // each layer's inputs, resolved through the aliases
   // [layer][slot]: backward visits layers last to first and a layer's slots in order; the first
   // contribution to each tensor's gradient writes it, later ones add to it.

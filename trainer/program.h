@@ -77,6 +77,17 @@ struct Program {
     Args train_args, infer_args;  // without DST
   };
   std::map<int, BnBeforeRelu> bn_before_relu;
+  // A convolution whose batch norm is folded into it at inference (ExecutorOptions::
+  // fold_batch_norm): what the batch norm's lowering needs to build the folded convolution.
+  struct FoldSource {
+    dnnl::convolution_forward::desc infer_desc;  // with a bias, dst = the conv's output layout
+    memory src;      // the conv's input as its producer writes it (training may reorder it)
+    memory weights;  // the conv's weights parameter
+    memory::desc weights_plain;  // oihw / goihw
+  };
+  std::map<int, FoldSource> fold_sources;
+  // Recompute the folded weights and biases from the parameters and running statistics.
+  std::vector<std::function<void()>> refold;
   int64_t allocated = 0;
   bool profile = false;
   std::map<std::string, double>* profile_out = nullptr;

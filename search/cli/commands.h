@@ -22,6 +22,7 @@ using Args = std::vector<std::string>;
 
 int run_version(const Args& args);
 int run_stats(const Args& args);
+int run_latency(const Args& args);
 int run_draw(const Args& args);
 int run_show(const Args& args);
 int run_export(const Args& args);

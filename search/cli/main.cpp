@@ -24,6 +24,7 @@ constexpr Command kCommands[] = {
     {"top", cf::cli::run_top, "list a campaign's best candidates"},
     {"check", cf::cli::run_check, "check a run directory's results database for damage"},
     {"stats", cf::cli::run_stats, "params, MACs and N@P notation of a stacked network"},
+    {"latency", cf::cli::run_latency, "batch-1 inference latency of a stacked network"},
     {"fidelity", cf::cli::run_fidelity, "Kendall tau between proxy and full-size accuracy"},
     {"report", cf::cli::run_report, "self-contained HTML report of a campaign"},
     {"export", cf::cli::run_export, "genotype JSON, DOT/SVG, PyTorch and ONNX of found networks"},
