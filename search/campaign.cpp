@@ -294,7 +294,10 @@ class CampaignRun {
     for (const JobResult& res : evaluator_->wait(0.2)) {
       running_.erase(res.id);
       CandidateRecord& r = records_[res.id];
-      r.status = res.ok ? CandidateStatus::done : CandidateStatus::failed;
+      // A worker rejects a candidate over objective.max_latency_ms before training it.
+      r.status = res.ok                      ? CandidateStatus::done
+                 : res.status == "rejected" ? CandidateStatus::rejected
+                                            : CandidateStatus::failed;
       if (res.ok) r.accuracy = res.accuracy;
       r.failure_reason = res.ok ? "" : res.status + ": " + res.reason;
       r.params = res.params;

@@ -581,6 +581,25 @@ std::vector<KeyDef> make_campaign_keys() {
                               "image (0: none), as objective.max_params",
                               CF_SET(c.objective.max_macs = std::stoull(v))));
   keys.push_back(campaign_key(
+      "objective.max_latency_ms", KeyType::real, "0", 0, 1e6, "",
+      "nasnet: hard cap on the proxy network's batch-1 inference latency in ms (0: none), "
+      "measured before training (objective.latency_*); over it: rejected, not trained",
+      CF_SET(c.objective.max_latency_ms = std::stod(v))));
+  keys.push_back(campaign_key(
+      "objective.latency", KeyType::boolean, "false", 0, 0, "",
+      "nasnet: measure every candidate's latency (stored in its metrics as latency.median_ms); "
+      "implied by objective.max_latency_ms or a Pareto cost of latency",
+      CF_SET(c.objective.measure_latency = to_bool(v))));
+  keys.push_back(campaign_key("objective.latency_threads", KeyType::integer, "1", 1, 1024, "",
+                              "OpenMP threads of the latency measurement",
+                              CF_SET(c.objective.latency.threads = to_int(v))));
+  keys.push_back(campaign_key("objective.latency_runs", KeyType::integer, "50", 1, 100000, "",
+                              "timed batch-1 forward passes; the latency is their median",
+                              CF_SET(c.objective.latency.runs = to_int(v))));
+  keys.push_back(campaign_key("objective.latency_warmup", KeyType::integer, "10", 0, 100000, "",
+                              "untimed forward passes before the timed ones",
+                              CF_SET(c.objective.latency.warmup = to_int(v))));
+  keys.push_back(campaign_key(
       "objective.soft_target_params", KeyType::unsigned64, "0", 0, 0, "",
       "soft reward (MnasNet): the controller observes accuracy * (params / target) ^ "
       "objective.soft_weight instead of accuracy (0: off); the stored accuracy is unchanged",
@@ -653,6 +672,9 @@ void check_campaign(const CampaignConfig& config,
                                    std::pair{"objective.soft_target_macs", o.soft_target_macs}})
     if (value > 0 && config.space_type != "nasnet")
       throw bad(key, "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
+  if (o.needs_latency() && config.space_type != "nasnet")
+    throw bad(o.max_latency_ms > 0 ? "objective.max_latency_ms" : "objective.latency",
+              "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
   const bool guided = config.warmup.count > 0 || config.proposal.count > 0;
   if (config.proposal.count > 0 && config.strategy != "evolution")
     throw bad("controller.proposal", "move proposals need controller.strategy = evolution");

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "space/json_text.h"
 #include "space/network.h"
 #include "trainer/cpus.h"
+#include "trainer/latency.h"
 #include "trainer/train.h"
 
 namespace cf {
@@ -319,11 +321,17 @@ nlohmann::json job_to_json(const Job& job, const CampaignConfig& c, int threads)
   std::map<std::string, std::string> settings = c.proxy_settings();
   settings["train.threads"] = std::to_string(threads);
   settings["train.seed"] = std::to_string(candidate_seed(c.seed, job.hash));
-  return {{"id", job.id},
-          {"hash", job.hash},
-          {"genotype", job.genotype},
-          {"settings", settings},
-          {"data_seed", c.seed}};
+  nlohmann::json out = {{"id", job.id},
+                        {"hash", job.hash},
+                        {"genotype", job.genotype},
+                        {"settings", settings},
+                        {"data_seed", c.seed}};
+  if (c.objective.needs_latency())
+    out["latency"] = {{"threads", c.objective.latency.threads},
+                      {"warmup", c.objective.latency.warmup},
+                      {"runs", c.objective.latency.runs},
+                      {"max_ms", c.objective.max_latency_ms}};
+  return out;
 }
 
 namespace {
@@ -336,6 +344,35 @@ TrainSettings job_settings(const nlohmann::json& job) {
   TrainSettings s = train_config_from_settings(settings);
   s.data.seed = job.at("data_seed").get<uint64_t>();  // one validation split for the whole campaign
   return s;
+}
+
+// [objective] latency: the proxy network as inference runs it (no auxiliary head, no dropout),
+// measured before training so that a candidate over objective.max_latency_ms is not trained.
+nlohmann::json measure_job_latency(const nlohmann::json& job, const Genotype& genotype,
+                                   NetworkSpec spec) {
+  const nlohmann::json& l = job.at("latency");
+  LatencyOptions options;
+  options.threads = l.at("threads").get<int>();
+  options.warmup = l.at("warmup").get<int>();
+  options.runs = l.at("runs").get<int>();
+  spec.aux_head = false;
+  spec.dropout = 0;
+  const LatencyResult r = measure_latency(build_network(genotype, spec), options);
+  return {{"median_ms", r.median_ms},
+          {"min_ms", r.min_ms},
+          {"cv", r.cv},
+          {"runs", r.runs},
+          {"threads", r.threads}};
+}
+
+// "3.412 ms latency > max_latency_ms 3", or empty when within the cap (or no cap).
+std::string latency_violation(const nlohmann::json& job, const nlohmann::json& latency) {
+  const double cap = job.at("latency").at("max_ms").get<double>();
+  const double median = latency.at("median_ms").get<double>();
+  if (cap <= 0 || median <= cap) return {};
+  char text[128];
+  std::snprintf(text, sizeof text, "%.3f ms latency > max_latency_ms %g", median, cap);
+  return text;
 }
 
 }  // namespace
@@ -367,6 +404,17 @@ int run_worker(std::FILE* in, std::FILE* out) {
     const Network network = build_network(genotype, spec);
     result["params"] = network.params();
     result["macs"] = network.macs();
+    nlohmann::json latency;
+    if (job.contains("latency")) {
+      latency = measure_job_latency(job, genotype, spec);
+      if (const std::string over = latency_violation(job, latency); !over.empty()) {
+        result["status"] = "rejected";
+        result["reason"] = over;
+        result["metrics"] = {{"latency", latency}};
+        emit({{"result", result}});
+        return 0;
+      }
+    }
     TrainCallbacks callbacks;
     int last_percent = -1;
     callbacks.on_step = [&](int epoch, int step, int steps, double loss, double) {
@@ -389,6 +437,7 @@ int run_worker(std::FILE* in, std::FILE* out) {
                         {"valid_accuracy", e.valid_accuracy},
                         {"images_per_second", e.images_per_second}});
     result["metrics"] = {{"epochs", epochs}, {"estimated_bytes", r.estimated_bytes}};
+    if (!latency.is_null()) result["metrics"]["latency"] = latency;
   } catch (const std::exception& e) {
     result["ok"] = false;
     result["status"] = "failed";
