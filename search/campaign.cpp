@@ -177,8 +177,20 @@ class CampaignRun {
     return r;
   }
 
+  // Candidates rejected by an [objective] cap cost no training, so they do not count towards
+  // budget.candidates (a tight cap can reject most random cells). Only observed ones are counted:
+  // observation is in candidate order, so the count, and with it every proposal, is the same
+  // whatever the timing of the workers.
+  int64_t rejected_observed() const {
+    return std::count_if(records_.begin(), records_.end(), [](const auto& kv) {
+      return kv.second.observed && kv.second.status == CandidateStatus::rejected;
+    });
+  }
+
   bool budget_left() const {
-    return static_cast<int64_t>(controller_->proposed_count()) < config_.candidates;
+    const int64_t rejected = rejected_observed();
+    if (rejected >= config_.max_rejected) return false;
+    return static_cast<int64_t>(controller_->proposed_count()) - rejected < config_.candidates;
   }
 
   // Keep `workers` candidates proposed and not yet observed, each committed with the checkpoint.
@@ -215,6 +227,13 @@ class CampaignRun {
       collect_finished();
       observe_in_order();
       if (controller_->pending().empty()) {
+        if (const int64_t rejected = rejected_observed(); rejected >= config_.max_rejected) {
+          const std::string text = "stopped after " + std::to_string(rejected) +
+                                   " candidates rejected by [objective] caps "
+                                   "(budget.max_rejected): are the caps too tight?";
+          store_->add_event("budget", text);
+          message("warning", text);
+        }
         store_->add_event("finished", std::to_string(observed_count()) + " candidates evaluated");
         return CampaignOutcome::finished;
       }
@@ -380,7 +399,7 @@ class CampaignRun {
   void report_progress() {
     if (!callbacks_.on_progress) return;
     CampaignCallbacks::Progress p;
-    p.observed = observed_count();
+    p.observed = observed_count() - rejected_observed();  // what the budget counts
     p.budget = config_.candidates;
     if (const auto* b = best()) p.best_accuracy = *b->accuracy;
     if (eval_count_ > 0)
@@ -481,10 +500,12 @@ std::string campaign_status_text(const std::filesystem::path& run_dir) {
       << (running ? ", running" : ", not running") << "\n";
   out << "space      " << config.space_type << ", strategy " << config.strategy << ", "
       << config.workers << " worker(s)\n";
-  out << "candidates " << done + failed + rejected << " finished of " << config.candidates
+  out << "candidates " << done + failed << " finished of " << config.candidates
       << " budgeted: " << done << " done, " << failed << " failed, " << pending << " pending, "
       << reused << " reused duplicates";
-  if (rejected > 0) out << ", " << rejected << " rejected by [objective] caps (not trained)";
+  if (rejected > 0)
+    out << "; " << rejected
+        << " rejected by [objective] caps (not trained, not counted in the budget)";
   out << "\n";
   if (best >= 0) {
     char buf[64];

@@ -611,8 +611,15 @@ std::vector<KeyDef> make_campaign_keys() {
   keys.push_back(campaign_key("objective.soft_weight", KeyType::real, "-0.07", -10, 0, "",
                               "w of the soft reward (MnasNet's -0.07: twice the target costs 4.7%)",
                               CF_SET(c.objective.soft_weight = std::stod(v))));
-  keys.push_back(campaign_key("budget.candidates", KeyType::integer, "100", 1, 1e8, "",
-                              "candidates to evaluate", CF_SET(c.candidates = to_int(v))));
+  keys.push_back(campaign_key(
+      "budget.candidates", KeyType::integer, "100", 1, 1e8, "",
+      "candidates to evaluate; candidates rejected by an [objective] cap (not trained) do not count",
+      CF_SET(c.candidates = to_int(v))));
+  keys.push_back(campaign_key(
+      "budget.max_rejected", KeyType::integer, "100000", 0, 1e9, "",
+      "the campaign ends after this many candidates rejected by [objective] caps (caps that "
+      "nothing can meet would otherwise propose forever)",
+      CF_SET(c.max_rejected = to_int(v))));
   keys.push_back(campaign_key(
       "budget.hours", KeyType::real, "0", 0, 1e6, "",
       "wall-clock limit in hours (0: none); the first budget reached ends the campaign",

@@ -66,7 +66,8 @@ struct CampaignConfig {
   // [objective]: size caps and the soft reward (search/objective.h)
   ObjectiveOptions objective;
   // [budget]
-  int candidates = 0;
+  int candidates = 0;  // evaluated candidates; those rejected by [objective] caps do not count
+  int max_rejected = 100000;  // ... but a campaign stops after this many rejections
   double hours = 0;
   int workers = 1;
 
