@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "controller/controller.h"
 #include "results/store.h"
 #include "search/evaluator.h"
+#include "search/front.h"
 #include "search/mpi_session.h"
 #include "search/run_dir.h"
 #include "search/zero_cost_guide.h"
@@ -325,11 +327,7 @@ class CampaignRun {
     while (!controller_->pending().empty()) {
       CandidateRecord& r = records_[static_cast<int64_t>(controller_->pending().front().id)];
       if (r.status == CandidateStatus::pending) break;
-      controller_->observe(static_cast<uint64_t>(r.id),
-                           r.status == CandidateStatus::done && r.accuracy
-                               ? EvalResult::success(objective_reward(
-                                     config_.objective, *r.accuracy, r.params, r.macs))
-                               : EvalResult::failure(r.failure_reason));
+      controller_->observe(static_cast<uint64_t>(r.id), controller_result(r));
       r.observed = true;
       std::vector<CandidateRecord> changed{r};
       if (budget_left()) {
@@ -339,6 +337,32 @@ class CampaignRun {
       }
       store_->commit(changed, controller_->save_state());
     }
+  }
+
+  // What the controller learns from a finished candidate: its reward and, in Pareto mode, its
+  // costs. A trained candidate whose latency was not measured (a worker of a cellforge without
+  // latency measurement, a result reused from such a run) has no place among the fronts: the
+  // controller sees it as failed, so it never enters the population, while its stored row keeps
+  // its accuracy. Derived from the stored row alone, so a resumed run observes the same.
+  EvalResult controller_result(const CandidateRecord& r) {
+    if (r.status != CandidateStatus::done || !r.accuracy)
+      return EvalResult::failure(r.failure_reason);
+    const double reward = objective_reward(config_.objective, *r.accuracy, r.params, r.macs);
+    if (!config_.objective.pareto_mode()) return EvalResult::success(reward);
+    const nlohmann::json metrics = store_->metrics_json(r);
+    std::vector<double> costs;
+    for (CostKind kind : config_.objective.pareto) {
+      const auto cost = candidate_cost(r, kind, metrics);
+      if (!cost) {
+        const std::string reason = "no " + std::string(cost_name(kind)) +
+                                   " measurement (metrics.latency.median_ms) for objective.pareto";
+        message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
+                               "; the controller observes it as failed");
+        return EvalResult::failure(reason);
+      }
+      costs.push_back(*cost);
+    }
+    return EvalResult::success(reward, std::move(costs));
   }
 
   void announce(const CandidateRecord& r) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "search/front.h"
 #include "space/file_io.h"
 #include "space/genotype.h"
 #include "trainer/cpus.h"
@@ -592,6 +593,18 @@ std::vector<KeyDef> make_campaign_keys() {
   keys.push_back(campaign_key("objective.soft_weight", KeyType::real, "-0.07", -10, 0, "",
                               "w of the soft reward (MnasNet's -0.07: twice the target costs 4.7%)",
                               CF_SET(c.objective.soft_weight = std::stod(v))));
+  keys.push_back(campaign_key(
+      "objective.mode", KeyType::choice, "scalar", 0, 0, "scalar|pareto",
+      "scalar: the controller maximises one reward (the accuracy, or the soft reward); pareto: "
+      "evolution selects tournament winners by non-dominated rank and crowding distance (NSGA-II) "
+      "over the accuracy and the objective.pareto costs (needs controller.strategy = evolution)",
+      CF_SET((void)c; (void)v)));  // checked with objective.pareto in load_config
+  keys.push_back(campaign_key(
+      "objective.pareto", KeyType::list, "", 0, 0, "",
+      "objective.mode = pareto: the costs minimised beside the accuracy, one or two of params, "
+      "macs, latency (latency: metrics.latency.median_ms; a candidate without it counts as failed "
+      "for the controller)",
+      CF_SET((void)c; (void)v)));  // parsed in load_config, errors with the line
   keys.push_back(campaign_key("budget.candidates", KeyType::integer, "100", 1, 1e8, "",
                               "candidates to evaluate", CF_SET(c.candidates = to_int(v))));
   keys.push_back(campaign_key(
@@ -678,6 +691,44 @@ void check_campaign(const CampaignConfig& config,
     throw bad("proxy.epochs", "a campaign trains candidates for at least 1 epoch");
 }
 
+// objective.mode and objective.pareto: the Pareto costs, for the objective and for evolution.
+void apply_objective_mode(CampaignConfig& config,
+                          const std::function<std::string(const std::string&)>& where_of) {
+  auto bad = [&](const std::string& key, const std::string& what) {
+    return ConfigError(where_of(key) + ": " + key + ": " + what);
+  };
+  const bool pareto = config.values.at("objective.mode") == "pareto";
+  const std::string& costs = config.values.at("objective.pareto");
+  if (!pareto) {
+    if (!costs.empty())
+      throw bad("objective.pareto", "'" + costs + "' needs objective.mode = pareto");
+    return;
+  }
+  if (costs.empty())
+    throw bad("objective.pareto",
+              "required with objective.mode = pareto: one or two of " + cost_choices());
+  try {
+    config.objective.pareto = parse_cost_list(costs);
+  } catch (const std::invalid_argument& e) {
+    throw bad("objective.pareto", e.what());
+  }
+  if (config.strategy != "evolution")
+    throw bad("objective.mode",
+              "pareto needs controller.strategy = evolution, not " + config.strategy);
+  if (config.space_type != "nasnet")
+    throw bad("objective.mode",
+              "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
+  const ObjectiveOptions& o = config.objective;
+  for (const auto& [key, target] : {std::pair{"objective.soft_target_params", o.soft_target_params},
+                                    std::pair{"objective.soft_target_macs", o.soft_target_macs}})
+    if (target > 0)
+      throw bad(key,
+                "the soft reward folds size into one number; with objective.mode = pareto the "
+                "costs are objectives of their own (use objective.pareto, or objective.max_* "
+                "for hard caps)");
+  config.controller.evolution.pareto_costs = static_cast<int>(config.objective.pareto.size());
+}
+
 std::string section_ini(const std::vector<std::pair<std::string, std::string>>& ordered) {
   std::string out, section;
   for (const auto& [key, value] : ordered) {
@@ -742,6 +793,7 @@ CampaignConfig load_config(const std::filesystem::path& file,
   }
   config.controller.guide.warmup = config.warmup.count;
   config.controller.guide.proposal = config.proposal.count;
+  apply_objective_mode(config, where_of);
   check_campaign(config, where_of);
   return config;
 }
