@@ -340,10 +340,10 @@ class CampaignRun {
   }
 
   // What the controller learns from a finished candidate: its reward and, in Pareto mode, its
-  // costs. A trained candidate whose latency was not measured (a worker of a cellforge without
-  // latency measurement, a result reused from such a run) has no place among the fronts: the
-  // controller sees it as failed, so it never enters the population, while its stored row keeps
-  // its accuracy. Derived from the stored row alone, so a resumed run observes the same.
+  // costs. A trained candidate without a latency (its measurement failed, or the run was resumed
+  // with --force into a latency objective) has no place among the fronts: the controller sees it
+  // as failed, so it never enters the population, while its stored row keeps its accuracy.
+  // Derived from the stored row alone, so a resumed run observes the same.
   EvalResult controller_result(const CandidateRecord& r) {
     if (r.status != CandidateStatus::done || !r.accuracy)
       return EvalResult::failure(r.failure_reason);
@@ -354,8 +354,9 @@ class CampaignRun {
     for (CostKind kind : config_.objective.pareto) {
       const auto cost = candidate_cost(r, kind, metrics);
       if (!cost) {
-        const std::string reason = "no " + std::string(cost_name(kind)) +
-                                   " measurement (metrics.latency.median_ms) for objective.pareto";
+        // Params and MACs are always known: only a latency can be missing.
+        const std::string reason =
+            "no latency measurement (metrics.latency.median_ms) for objective.pareto";
         message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
                                "; the controller observes it as failed");
         return EvalResult::failure(reason);

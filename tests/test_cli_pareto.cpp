@@ -246,3 +246,36 @@ TEST_CASE("top --pareto, export --pareto and the report show the front of the st
   CHECK(scalar_front.at("objectives") == nlohmann::json({"accuracy", "params"}));
   CHECK(json_front_ids(scalar_front) == brute_front(evaluated(dir / "s", "params")));
 }
+
+TEST_CASE(
+    "in a latency Pareto campaign a trained candidate without a latency is observed as "
+    "failed, with a warning",
+    "[campaign][objective][pareto]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  write_file(dir / "l.ini", tiny_config(dir / "data", dir / "l", 6, 2));
+  const auto run = run_cellforge("search " + (dir / "l.ini").string() +
+                                 " --set objective.mode=pareto --set objective.pareto=latency");
+  INFO(run.out);
+  REQUIRE(run.exit_code == 0);
+  const std::string log = read_file(dir / "l" / "campaign.log");
+  int without = 0;
+  for (const auto& row :
+       query_rows(dir / "l", "SELECT id, metrics FROM candidates WHERE status = 'done'")) {
+    const auto bar = row.find('|');
+    const std::string id = row.substr(0, bar);
+    const nlohmann::json metrics = nlohmann::json::parse(row.substr(bar + 1));
+    const bool measured = metrics.contains("latency") && metrics["latency"].is_object() &&
+                          metrics["latency"].contains("median_ms");
+    without += !measured;
+    INFO("candidate " << id);
+    // Either way the stored row keeps its accuracy; only the controller's view differs.
+    CHECK((log.find("candidate " + id + ": no latency measurement") != std::string::npos) ==
+          !measured);
+  }
+  // top --pareto leaves the unmeasured ones out and says how many.
+  const nlohmann::json front =
+      nlohmann::json::parse(run_cellforge("top " + (dir / "l").string() + " --pareto --json").out);
+  CHECK(front.at("objectives") == nlohmann::json({"accuracy", "latency"}));
+  CHECK(front.at("unmeasured") == without);
+}
