@@ -63,6 +63,8 @@ void validate(const ControllerOptions& options) {
   require(evo.sample_size >= 1, "evolution.sample_size", ">= 1", evo.sample_size);
   require(evo.identity_prob >= 0 && evo.identity_prob <= 1, "evolution.identity_prob", "in [0, 1]",
           evo.identity_prob);
+  require(evo.pareto_costs >= 0 && evo.pareto_costs <= 16, "evolution.pareto_costs",
+          "in [0, 16] (0: off)", evo.pareto_costs);
   const auto& rl = options.rl;
   require(rl.lstm_hidden >= 1 && rl.lstm_hidden <= 4096, "rl.lstm_hidden", "in [1, 4096]",
           rl.lstm_hidden);
@@ -147,6 +149,11 @@ void Controller::observe(CandidateId id, const EvalResult& result) {
   if (result.reward && !std::isfinite(*result.reward))
     throw ControllerError("observe: candidate " + std::to_string(id) + ": reward " +
                           format_value(*result.reward) + " is not finite");
+  for (double cost : result.costs)
+    if (!std::isfinite(cost))
+      throw ControllerError("observe: candidate " + std::to_string(id) + ": cost " +
+                            format_value(cost) + " is not finite");
+  check_result(id, result);
   const DecisionSeq seq = std::move(it->second.seq);
   pending_.erase(it);
   ++observed_;

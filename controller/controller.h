@@ -51,12 +51,17 @@ struct Proposal {
 };
 
 // The outcome of evaluating a candidate: a reward (higher is better, finite) or a failure.
+// costs: what a multi-objective strategy minimises beside the reward (evolution with
+// pareto_costs > 0: params, MACs, latency, ...); finite; the other strategies ignore them.
 struct EvalResult {
   std::optional<double> reward;
   std::string failure_reason;  // set when reward is missing
+  std::vector<double> costs;
 
-  static EvalResult success(double reward) { return {reward, {}}; }
-  static EvalResult failure(std::string reason) { return {std::nullopt, std::move(reason)}; }
+  static EvalResult success(double reward, std::vector<double> costs = {}) {
+    return {reward, {}, std::move(costs)};
+  }
+  static EvalResult failure(std::string reason) { return {std::nullopt, std::move(reason), {}}; }
   bool ok() const { return reward.has_value(); }
 };
 
@@ -64,6 +69,10 @@ struct EvolutionOptions {
   int population = 100;         // P; the first P successful candidates are random
   int sample_size = 25;         // S; tournament drawn with replacement
   double identity_prob = 0.05;  // probability that the child is an unchanged copy
+  // C > 0: Pareto mode. The tournament winner is the best of the S draws in NSGA-II order over
+  // the population (non-dominated rank over the reward, maximised, and C costs, minimised; then
+  // crowding distance) instead of the highest reward; every successful result carries C costs.
+  int pareto_costs = 0;
 };
 
 enum class RlAlgorithm : uint8_t { ppo, reinforce };
@@ -153,6 +162,9 @@ class Controller {
   virtual void adopt(CandidateId, const DecisionSeq&) {}
 
   virtual Proposal next(CandidateId id) = 0;
+  // Throws ControllerError when the strategy cannot learn from result (e.g. a Pareto-mode
+  // success without its costs); called before observe changes anything.
+  virtual void check_result(CandidateId, const EvalResult&) const {}
   virtual void learn(CandidateId id, const DecisionSeq& seq, const EvalResult& result) = 0;
   // Options that change behaviour, as name/value pairs; saved and checked on restore.
   virtual std::vector<std::pair<std::string, double>> option_values() const = 0;

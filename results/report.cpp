@@ -1,6 +1,7 @@
 #include "results/report.h"
 
 #include "results/escape.h"
+#include "space/pareto.h"
 
 #include <algorithm>
 #include <cctype>
@@ -38,13 +39,18 @@ std::string fmt(double v, int digits = 2) {
 struct Point {
   double x, y;
   int64_t id;
-  bool highlight = false;
+  bool highlight = false;  // on the campaign's Pareto front
 };
 
-// A scatter/line chart as inline SVG. log_x for params and MACs.
+// How a chart's x axis is scaled and labelled: candidate ids, counts (params, MACs: log scale,
+// "k"/"M") or milliseconds.
+enum class Axis { linear, log_count, milliseconds };
+
+// A scatter/line chart as inline SVG.
 std::string chart_svg(const std::string& id, const std::string& title, const std::string& x_label,
                       const std::string& y_label, const std::vector<Point>& points,
-                      const std::vector<Point>& line, bool log_x) {
+                      const std::vector<Point>& line, Axis axis) {
+  const bool log_x = axis == Axis::log_count;
   const double width = 560, height = 320, left = 60, right = 20, top = 30, bottom = 45;
   std::ostringstream s;
   s << "<svg id=\"" << id << "\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
@@ -74,7 +80,8 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
     const double xv = log_x ? std::pow(10.0, x) : x;
     s << "<text x=\"" << left + (x - x0) / (x1 - x0) * (width - left - right) << "\" y=\"" << height - bottom + 16
       << "\" text-anchor=\"middle\" class=\"tick\">"
-      << (log_x ? (xv >= 1e6 ? fmt(xv / 1e6, 2) + "M" : fmt(xv / 1e3, 0) + "k") : fmt(xv, 0)) << "</text>";
+      << (log_x ? (xv >= 1e6 ? fmt(xv / 1e6, 2) + "M" : fmt(xv / 1e3, 0) + "k") : fmt(xv, axis == Axis::milliseconds ? 2 : 0))
+      << "</text>";
   }
   s << "<text x=\"" << (left + width - right) / 2 << "\" y=\"" << height - 6 << "\" text-anchor=\"middle\" class=\"label\">"
     << escape(x_label) << "</text>";
@@ -87,7 +94,8 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
   }
   for (const auto& p : points)
     s << "<circle cx=\"" << px(p.x) << "\" cy=\"" << py(p.y) << "\" r=\"" << (p.highlight ? 5 : 3.5) << "\" class=\""
-      << (p.highlight ? "pareto" : "point") << "\"><title>candidate " << p.id << ": " << fmt(p.y) << "%</title></circle>";
+      << (p.highlight ? "pareto" : "point") << "\"><title>candidate " << p.id << ": " << fmt(p.y) << "%"
+      << (p.highlight ? " (Pareto front)" : "") << "</title></circle>";
   s << "</svg>";
   return s.str();
 }
@@ -111,24 +119,34 @@ std::string campaign_report_html(const ReportInput& in) {
     best = std::max(best, 100 * *c->accuracy);
     best_line.push_back({static_cast<double>(c->id), best, c->id});
   }
-  // Pareto front: no other candidate has fewer (or equal) params and higher accuracy.
-  std::vector<Point> params_points, macs_points, front;
-  std::vector<const CandidateRecord*> by_params = done;
-  std::sort(by_params.begin(), by_params.end(), [](const CandidateRecord* a, const CandidateRecord* b) {
-    return a->params != b->params ? a->params < b->params : *a->accuracy > *b->accuracy;
-  });
-  double front_best = -1;
-  std::map<int64_t, bool> on_front;
-  for (const auto* c : by_params)
-    if (*c->accuracy > front_best) {
-      front_best = *c->accuracy;
-      on_front[c->id] = true;
-      front.push_back({static_cast<double>(c->params), 100 * *c->accuracy, c->id, true});
-    }
+  // The params chart's line is the params-accuracy front (space/pareto.h, as everywhere); the
+  // highlighted points are the campaign's front (in.front), which is the same set unless the
+  // campaign optimises MACs or latency.
+  std::vector<Objectives> params_objectives;
+  for (const auto* c : done) params_objectives.push_back({-*c->accuracy, static_cast<double>(c->params)});
+  std::vector<Point> front;
+  for (size_t i : pareto_front(params_objectives))
+    front.push_back({static_cast<double>(done[i]->params), 100 * *done[i]->accuracy, done[i]->id, true});
+  std::sort(front.begin(), front.end(), [](const Point& a, const Point& b) { return a.x != b.x ? a.x < b.x : a.y < b.y; });
+  // A reused duplicate sits on its source's point: marked with it.
+  const auto marked = [&](const CandidateRecord* c) {
+    return in.front.count(c->id) > 0 || (c->reused_from && in.front.count(*c->reused_from) > 0);
+  };
+  std::vector<Point> params_points, macs_points, latency_points;
   for (const auto* c : done) {
-    params_points.push_back({static_cast<double>(c->params), 100 * *c->accuracy, c->id, on_front.count(c->id) > 0});
-    macs_points.push_back({static_cast<double>(c->macs), 100 * *c->accuracy, c->id});
+    params_points.push_back({static_cast<double>(c->params), 100 * *c->accuracy, c->id, marked(c)});
+    macs_points.push_back({static_cast<double>(c->macs), 100 * *c->accuracy, c->id, marked(c)});
+    if (const auto it = in.latency_ms.find(c->id); it != in.latency_ms.end())
+      latency_points.push_back({it->second, 100 * *c->accuracy, c->id, marked(c)});
   }
+  for (size_t i = 0; i < done.size(); ++i) acc_points[i].highlight = marked(done[i]);
+  const bool with_latency = !latency_points.empty();
+  const auto latency_cell = [&](const CandidateRecord* c) {
+    const auto it = in.latency_ms.find(c->id);
+    return it == in.latency_ms.end() ? std::string("-") : fmt(it->second, 3);
+  };
+  std::string objectives;
+  for (const auto& o : in.front_objectives) objectives += (objectives.empty() ? "" : ", ") + o;
   std::vector<const CandidateRecord*> top = done;
   std::stable_sort(top.begin(), top.end(),
                    [](const CandidateRecord* a, const CandidateRecord* b) { return *a->accuracy > *b->accuracy; });
@@ -166,16 +184,42 @@ std::string campaign_report_html(const ReportInput& in) {
   h << "<h2>Time</h2><p id=\"time\">" << fmt(train_seconds / 3600, 2) << " h of candidate training (" << fmt(train_seconds, 0)
     << " s); campaign from " << escape(first_at) << " to " << escape(last_at) << ".</p>\n";
   h << "<h2>Charts</h2><div class=\"charts\">\n"
-    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate", "validation accuracy (%)", acc_points, best_line, false)
-    << "\n" << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters", "accuracy (%)", params_points, front, true)
-    << "\n" << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)", macs_points, {}, true)
-    << "\n</div>\n";
-  h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th><th>accuracy</th><th>params</th><th>MACs</th><th>seconds</th></tr>";
+    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate", "validation accuracy (%)", acc_points, best_line, Axis::linear)
+    << "\n" << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters", "accuracy (%)", params_points, front, Axis::log_count)
+    << "\n" << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)", macs_points, {}, Axis::log_count);
+  if (with_latency)
+    h << "\n" << chart_svg("chart-latency", "Accuracy against latency", "inference latency (ms, batch 1)", "accuracy (%)", latency_points, {}, Axis::milliseconds);
+  h << "\n</div>\n";
+  if (!objectives.empty())
+    h << "<p id=\"front-note\">Red points: the Pareto front over " << escape(objectives) << " (" << in.front.size() << " candidates).</p>\n";
+  h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th><th>accuracy</th><th>params</th><th>MACs</th>"
+    << (with_latency ? "<th>latency (ms)</th>" : "") << "<th>seconds</th><th>front</th></tr>";
   int rank = 1;
-  for (const auto* c : top)
+  for (const auto* c : top) {
     h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << escape(c->hash) << "</code></td><td>" << fmt(100 * *c->accuracy)
-      << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td><td>" << fmt(c->train_seconds, 1) << "</td></tr>";
+      << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td>";
+    if (with_latency) h << "<td>" << latency_cell(c) << "</td>";
+    h << "<td>" << fmt(c->train_seconds, 1) << "</td><td>" << (marked(c) ? "yes" : "") << "</td></tr>";
+  }
   h << "</table>\n";
+  if (!objectives.empty()) {
+    // Best accuracy first, as `top --pareto` lists it.
+    std::vector<const CandidateRecord*> on_front;
+    for (const auto* c : done)
+      if (in.front.count(c->id)) on_front.push_back(c);
+    std::stable_sort(on_front.begin(), on_front.end(),
+                     [](const CandidateRecord* a, const CandidateRecord* b) { return *a->accuracy > *b->accuracy; });
+    h << "<h2>Pareto front</h2>\n<p>Over " << escape(objectives) << ": no other evaluated candidate is at least as good in every "
+      << "objective and better in one.</p>\n<table id=\"front\"><tr><th>id</th><th>hash</th><th>accuracy</th><th>params</th><th>MACs</th>"
+      << (with_latency ? "<th>latency (ms)</th>" : "") << "<th>seconds</th></tr>";
+    for (const auto* c : on_front) {
+      h << "<tr><td>" << c->id << "</td><td><code>" << escape(c->hash) << "</code></td><td>" << fmt(100 * *c->accuracy) << "%</td><td>"
+        << c->params << "</td><td>" << c->macs << "</td>";
+      if (with_latency) h << "<td>" << latency_cell(c) << "</td>";
+      h << "<td>" << fmt(c->train_seconds, 1) << "</td></tr>";
+    }
+    h << "</table>\n";
+  }
   rank = 1;
   for (const auto* c : top) {
     h << "<h3>#" << rank++ << ": candidate " << c->id << " (" << fmt(100 * *c->accuracy) << "%)</h3><div class=\"cell\">";

@@ -1,5 +1,8 @@
 #pragma once
 // A campaign report: one self-contained HTML file (inline SVG charts, no network access needed).
+#include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,11 @@ struct ReportInput {
   int top = 5;                           // candidates shown with their cell pictures
   std::string dataset;                   // the proxy dataset's directory
   std::vector<std::string> class_names;  // its classes in label order (empty: not readable)
+  // The campaign's Pareto front (search/front.h computes it, as `top --pareto` lists it): what it
+  // is over ("accuracy", "params", ...) and the ids on it, marked in the charts and tables.
+  std::vector<std::string> front_objectives;
+  std::set<int64_t> front;
+  std::map<int64_t, double> latency_ms;  // measured inference latency by candidate id (when any)
   // SVG of a genotype's cells (empty when Graphviz is missing: the DOT text is shown instead).
   std::string (*cell_svg)(const std::string& genotype_json) = nullptr;
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "controller/controller.h"
 #include "results/store.h"
 #include "search/evaluator.h"
+#include "search/front.h"
 #include "search/mpi_session.h"
 #include "search/run_dir.h"
 #include "search/zero_cost_guide.h"
@@ -347,11 +349,7 @@ class CampaignRun {
     while (!controller_->pending().empty()) {
       CandidateRecord& r = records_[static_cast<int64_t>(controller_->pending().front().id)];
       if (r.status == CandidateStatus::pending) break;
-      controller_->observe(static_cast<uint64_t>(r.id),
-                           r.status == CandidateStatus::done && r.accuracy
-                               ? EvalResult::success(objective_reward(
-                                     config_.objective, *r.accuracy, r.params, r.macs))
-                               : EvalResult::failure(r.failure_reason));
+      controller_->observe(static_cast<uint64_t>(r.id), controller_result(r));
       r.observed = true;
       std::vector<CandidateRecord> changed{r};
       if (budget_left()) {
@@ -361,6 +359,44 @@ class CampaignRun {
       }
       store_->commit(changed, controller_->save_state());
     }
+  }
+
+  // What the controller learns from a finished candidate: its reward and, in Pareto mode, its
+  // costs. A trained candidate without a latency (its measurement failed, or the run was resumed
+  // with --force into a latency objective) has no place among the fronts: the controller sees it
+  // as failed, so it never enters the population, while its stored row keeps its accuracy.
+  // Derived from the stored row alone, so a resumed run observes the same.
+  EvalResult controller_result(const CandidateRecord& r) {
+    if (r.status != CandidateStatus::done || !r.accuracy)
+      return EvalResult::failure(r.failure_reason);
+    const ObjectiveOptions& objective = config_.objective;
+    if (!objective.pareto_mode() && objective.soft_target_latency_ms <= 0)
+      return EvalResult::success(objective_reward(objective, *r.accuracy, r.params, r.macs));
+    const nlohmann::json metrics = store_->metrics_json(r);
+    const std::optional<double> latency = latency_ms(metrics);
+    if (!latency && objective.soft_target_latency_ms > 0) {  // (never with Pareto mode)
+      const std::string reason =
+          "no latency measurement (metrics.latency.median_ms) for the soft latency reward";
+      message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
+                             "; the controller observes it as failed");
+      return EvalResult::failure(reason);
+    }
+    const double reward = objective_reward(objective, *r.accuracy, r.params, r.macs, latency);
+    if (!objective.pareto_mode()) return EvalResult::success(reward);
+    std::vector<double> costs;
+    for (CostKind kind : config_.objective.pareto) {
+      const auto cost = candidate_cost(r, kind, metrics);
+      if (!cost) {
+        // Params and MACs are always known: only a latency can be missing.
+        const std::string reason =
+            "no latency measurement (metrics.latency.median_ms) for objective.pareto";
+        message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
+                               "; the controller observes it as failed");
+        return EvalResult::failure(reason);
+      }
+      costs.push_back(*cost);
+    }
+    return EvalResult::success(reward, std::move(costs));
   }
 
   void announce(const CandidateRecord& r) {

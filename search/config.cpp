@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "search/front.h"
 #include "space/file_io.h"
 #include "space/genotype.h"
 #include "trainer/cpus.h"
@@ -608,9 +609,26 @@ std::vector<KeyDef> make_campaign_keys() {
                               "soft reward on MACs, as objective.soft_target_params (both: the "
                               "product of the two factors)",
                               CF_SET(c.objective.soft_target_macs = std::stoull(v))));
+  keys.push_back(campaign_key(
+      "objective.soft_target_latency_ms", KeyType::real, "0", 0, 1e6, "",
+      "soft reward on the measured batch-1 latency (objective.latency_*), as "
+      "objective.soft_target_params; a trained candidate without a latency is observed as failed",
+      CF_SET(c.objective.soft_target_latency_ms = std::stod(v))));
   keys.push_back(campaign_key("objective.soft_weight", KeyType::real, "-0.07", -10, 0, "",
                               "w of the soft reward (MnasNet's -0.07: twice the target costs 4.7%)",
                               CF_SET(c.objective.soft_weight = std::stod(v))));
+  keys.push_back(campaign_key(
+      "objective.mode", KeyType::choice, "scalar", 0, 0, "scalar|pareto",
+      "scalar: the controller maximises one reward (the accuracy, or the soft reward); pareto: "
+      "evolution selects tournament winners by non-dominated rank and crowding distance (NSGA-II) "
+      "over the accuracy and the objective.pareto costs (needs controller.strategy = evolution)",
+      CF_SET((void)c; (void)v)));  // checked with objective.pareto in load_config
+  keys.push_back(campaign_key(
+      "objective.pareto", KeyType::list, "", 0, 0, "",
+      "objective.mode = pareto: the costs minimised beside the accuracy, one or two of params, "
+      "macs, latency (latency: metrics.latency.median_ms; a candidate without it counts as failed "
+      "for the controller)",
+      CF_SET((void)c; (void)v)));  // parsed in load_config, errors with the line
   keys.push_back(campaign_key(
       "budget.candidates", KeyType::integer, "100", 1, 1e8, "",
       "candidates to evaluate; candidates rejected by an [objective] cap (not trained) do not count",
@@ -680,7 +698,9 @@ void check_campaign(const CampaignConfig& config,
     if (value > 0 && config.space_type != "nasnet")
       throw bad(key, "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
   if (o.needs_latency() && config.space_type != "nasnet")
-    throw bad(o.max_latency_ms > 0 ? "objective.max_latency_ms" : "objective.latency",
+    throw bad(o.max_latency_ms > 0            ? "objective.max_latency_ms"
+              : o.soft_target_latency_ms > 0 ? "objective.soft_target_latency_ms"
+                                              : "objective.latency",
               "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
   const bool guided = config.warmup.count > 0 || config.proposal.count > 0;
   if (config.proposal.count > 0 && config.strategy != "evolution")
@@ -705,6 +725,46 @@ void check_campaign(const CampaignConfig& config,
     throw bad("proxy.valid_images", "a campaign scores candidates on at least 1 validation image");
   if (config.space_type == "nasnet" && config.proxy.train.epochs < 1)
     throw bad("proxy.epochs", "a campaign trains candidates for at least 1 epoch");
+}
+
+// objective.mode and objective.pareto: the Pareto costs, for the objective and for evolution.
+void apply_objective_mode(CampaignConfig& config,
+                          const std::function<std::string(const std::string&)>& where_of) {
+  auto bad = [&](const std::string& key, const std::string& what) {
+    return ConfigError(where_of(key) + ": " + key + ": " + what);
+  };
+  const bool pareto = config.values.at("objective.mode") == "pareto";
+  const std::string& costs = config.values.at("objective.pareto");
+  if (!pareto) {
+    if (!costs.empty())
+      throw bad("objective.pareto", "'" + costs + "' needs objective.mode = pareto");
+    return;
+  }
+  if (costs.empty())
+    throw bad("objective.pareto",
+              "required with objective.mode = pareto: one or two of " + cost_choices());
+  try {
+    config.objective.pareto = parse_cost_list(costs);
+  } catch (const std::invalid_argument& e) {
+    throw bad("objective.pareto", e.what());
+  }
+  if (config.strategy != "evolution")
+    throw bad("objective.mode",
+              "pareto needs controller.strategy = evolution, not " + config.strategy);
+  if (config.space_type != "nasnet")
+    throw bad("objective.mode",
+              "[objective] applies to nasnet campaigns (NAS-Bench-201 cells are looked up)");
+  const ObjectiveOptions& o = config.objective;
+  for (const auto& [key, target] :
+       {std::pair{"objective.soft_target_params", static_cast<double>(o.soft_target_params)},
+        std::pair{"objective.soft_target_macs", static_cast<double>(o.soft_target_macs)},
+        std::pair{"objective.soft_target_latency_ms", o.soft_target_latency_ms}})
+    if (target > 0)
+      throw bad(key,
+                "the soft reward folds size into one number; with objective.mode = pareto the "
+                "costs are objectives of their own (use objective.pareto, or objective.max_* "
+                "for hard caps)");
+  config.controller.evolution.pareto_costs = static_cast<int>(config.objective.pareto.size());
 }
 
 std::string section_ini(const std::vector<std::pair<std::string, std::string>>& ordered) {
@@ -771,6 +831,7 @@ CampaignConfig load_config(const std::filesystem::path& file,
   }
   config.controller.guide.warmup = config.warmup.count;
   config.controller.guide.proposal = config.proposal.count;
+  apply_objective_mode(config, where_of);
   check_campaign(config, where_of);
   return config;
 }

@@ -16,15 +16,14 @@ std::optional<std::string> cap_violation(const ObjectiveOptions& objective, int6
 }
 
 double objective_reward(const ObjectiveOptions& objective, double accuracy, int64_t params,
-                        int64_t macs) {
+                        int64_t macs, std::optional<double> latency_ms) {
   double reward = accuracy;
-  const auto scale = [&](int64_t value, uint64_t target) {
-    if (target > 0 && value > 0)
-      reward *=
-          std::pow(static_cast<double>(value) / static_cast<double>(target), objective.soft_weight);
+  const auto scale = [&](double value, double target) {
+    if (target > 0 && value > 0) reward *= std::pow(value / target, objective.soft_weight);
   };
-  scale(params, objective.soft_target_params);
-  scale(macs, objective.soft_target_macs);
+  scale(static_cast<double>(params), static_cast<double>(objective.soft_target_params));
+  scale(static_cast<double>(macs), static_cast<double>(objective.soft_target_macs));
+  if (latency_ms) scale(*latency_ms, objective.soft_target_latency_ms);
   return reward;
 }
 

@@ -23,6 +23,7 @@ struct ObjectiveOptions {
   uint64_t max_params = 0, max_macs = 0;                  // hard caps, 0: none
   double max_latency_ms = 0;                              // hard cap on latency, 0: none
   uint64_t soft_target_params = 0, soft_target_macs = 0;  // soft reward targets, 0: none
+  double soft_target_latency_ms = 0;                      // soft reward target, 0: none
   double soft_weight = -0.07;                             // w (MnasNet's soft constraint)
   bool measure_latency = false;  // objective.latency = on (implied by a cap or a Pareto cost)
   LatencyOptions latency;
@@ -31,10 +32,12 @@ struct ObjectiveOptions {
   std::vector<CostKind> pareto;
 
   bool has_caps() const { return max_params > 0 || max_macs > 0; }
-  bool has_soft_reward() const { return soft_target_params > 0 || soft_target_macs > 0; }
+  bool has_soft_reward() const {
+    return soft_target_params > 0 || soft_target_macs > 0 || soft_target_latency_ms > 0;
+  }
   bool pareto_mode() const { return !pareto.empty(); }
   bool needs_latency() const {
-    if (measure_latency || max_latency_ms > 0) return true;
+    if (measure_latency || max_latency_ms > 0 || soft_target_latency_ms > 0) return true;
     for (CostKind c : pareto)
       if (c == CostKind::latency) return true;
     return false;
@@ -47,7 +50,8 @@ std::optional<std::string> cap_violation(const ObjectiveOptions& objective, int6
                                          int64_t macs);
 
 // What the controller observes for a trained candidate: its accuracy, or the soft reward.
+// `latency_ms` is needed (not nullopt) when objective.soft_target_latency_ms is set.
 double objective_reward(const ObjectiveOptions& objective, double accuracy, int64_t params,
-                        int64_t macs);
+                        int64_t macs, std::optional<double> latency_ms = std::nullopt);
 
 }  // namespace cf

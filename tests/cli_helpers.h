@@ -1,5 +1,6 @@
 #pragma once
 // Runs the cellforge binary (or any shell command) and captures its exit code and output.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace cf::test {
 
@@ -33,6 +35,22 @@ inline RunResult run_command(const std::string& command) {
 #ifdef CF_BINARY  // defined for test_cli* executables, which depend on the cellforge binary
 inline RunResult run_cellforge(const std::string& args) {
   return run_command(std::string(CF_BINARY) + " " + args);
+}
+
+// Starts cellforge in the background (output discarded); returns its pid (for kill tests).
+inline pid_t spawn_cellforge(const std::vector<std::string>& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    std::vector<char*> argv{const_cast<char*>(CF_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(CF_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
 }
 #endif
 

@@ -23,31 +23,12 @@
 #include "cli_helpers.h"
 
 using cf::test::run_cellforge;
+using cf::test::spawn_cellforge;
 using cf::test::TempDir;
 using cf::test::write_file;
 using cf::test::candidate_rows;
 using cf::test::tiny_config;
 using cf::test::write_tiny_idx;
-
-namespace {
-
-// Starts cellforge in the background; returns its pid.
-pid_t spawn_cellforge(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    std::vector<char*> argv{const_cast<char*>(CF_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(CF_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-}  // namespace
 
 TEST_CASE("config errors name the file, line and key", "[campaign][config]") {
   TempDir dir;

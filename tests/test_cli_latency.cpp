@@ -82,7 +82,7 @@ TEST_CASE("objective.max_latency_ms: a candidate over it is rejected without tra
   write_file(dir / "c.ini", tiny_config(dir / "data", dir / "run", 3, 1));
   // No network runs in a microsecond: every candidate is over the cap.
   const auto r = run_cellforge("search " + (dir / "c.ini").string() +
-                               " --set objective.max_latency_ms=0.001"
+                               " --set objective.max_latency_ms=0.001 --set budget.max_rejected=3"
                                " --set objective.latency_runs=3 --set objective.latency_warmup=0");
   INFO(r.out);
   const auto rows = query_rows(dir / "run",
@@ -120,4 +120,21 @@ TEST_CASE("objective latency keys: config errors name the key", "[campaign][obje
   CHECK(nb201.out.find("objective.latency: [objective] applies to nasnet campaigns") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "run"));
+}
+
+TEST_CASE("objective.soft_target_latency_ms: a campaign with a soft latency reward runs",
+          "[campaign][objective][latency]") {
+  TempDir dir;
+  write_tiny_idx(dir / "data", 256);
+  write_file(dir / "s.ini", tiny_config(dir / "data", dir / "soft", 3, 1));
+  const auto r = run_cellforge("search " + (dir / "s.ini").string() +
+                               " --set objective.soft_target_latency_ms=0.5"
+                               " --set objective.latency_runs=3 --set objective.latency_warmup=0");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto rows =
+      query_rows(dir / "soft",
+                 "SELECT status, json_extract(metrics, '$.latency.median_ms') > 0 FROM candidates");
+  CHECK(rows == std::vector<std::string>{"done|1", "done|1", "done|1"});
+  CHECK(r.out.find("warning") == std::string::npos);
 }

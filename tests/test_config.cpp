@@ -287,3 +287,76 @@ TEST_CASE("controller.rl_failure_reward: empty or a number in [-1, 1]", "[config
   CHECK_THROWS_WITH(cf::load_config(dir / "c.ini", {"controller.rl_failure_reward=2"}),
                     Catch::Contains("--set controller.rl_failure_reward=2"));
 }
+
+TEST_CASE("objective.mode and objective.pareto: parsed, checked, and off by default",
+          "[config][objective]") {
+  TempDir dir;
+  write_file(dir / "c.ini", "[proxy]\nepochs = 1\n");
+  const cf::CampaignConfig scalar = cf::load_config(dir / "c.ini");
+  CHECK_FALSE(scalar.objective.pareto_mode());
+  CHECK(scalar.controller.evolution.pareto_costs == 0);
+  // The defaults are not part of a run's identity: runs made before the keys still resume.
+  CHECK(cf::load_config(dir / "c.ini", {"objective.mode=scalar", "objective.pareto="})
+            .identity_hash() == scalar.identity_hash());
+
+  write_file(dir / "p.ini", "[objective]\nmode = pareto\npareto = params, latency\n");
+  const cf::CampaignConfig pareto = cf::load_config(dir / "p.ini");
+  CHECK(pareto.objective.pareto ==
+        std::vector<cf::CostKind>{cf::CostKind::params, cf::CostKind::latency});
+  CHECK(pareto.objective.needs_latency());
+  CHECK(pareto.controller.evolution.pareto_costs == 2);
+  CHECK(pareto.values.at("objective.pareto") == "params,latency");
+  CHECK(pareto.identity_hash() != scalar.identity_hash());
+  write_file(dir / "frozen.ini", pareto.to_ini());
+  const cf::CampaignConfig back =
+      cf::load_config(dir / "frozen.ini", {}, cf::ConfigFile::frozen_run);
+  CHECK(back.objective.pareto == pareto.objective.pareto);
+  CHECK(back.identity_hash() == pareto.identity_hash());
+  CHECK(cf::load_config(dir / "p.ini", {"objective.pareto=macs"}).objective.pareto ==
+        std::vector<cf::CostKind>{cf::CostKind::macs});
+
+  const std::pair<std::string, std::string> bad[] = {
+      {"[objective]\nmode = multi\n",
+       "c.ini:2: objective.mode: 'multi' is not one of scalar,pareto"},
+      {"[objective]\nmode = pareto\n",
+       "c.ini: objective.pareto: required with objective.mode = pareto: one or two of params, "
+       "macs, latency"},
+      {"[objective]\npareto = params\n",
+       "c.ini:2: objective.pareto: 'params' needs objective.mode = pareto"},
+      {"[objective]\nmode = pareto\npareto = flops\n",
+       "c.ini:3: objective.pareto: 'flops' is not one of params, macs, latency"},
+      {"[objective]\nmode = pareto\npareto = params, params\n",
+       "c.ini:3: objective.pareto: 'params' is listed twice"},
+      {"[objective]\nmode = pareto\npareto = params, macs, latency\n",
+       "c.ini:3: objective.pareto: 'params,macs,latency' is not one or two of params, macs, "
+       "latency"},
+      {"[controller]\nstrategy = rl\n[objective]\nmode = pareto\npareto = params\n",
+       "c.ini:4: objective.mode: pareto needs controller.strategy = evolution, not rl"},
+      {"[space]\ntype = nb201\n[proxy]\ntable = t.csv\n[objective]\nmode = pareto\npareto = "
+       "params\n",
+       "c.ini:6: objective.mode: [objective] applies to nasnet campaigns"},
+      {"[objective]\nmode = pareto\npareto = params\nsoft_target_params = 100000\n",
+       "c.ini:4: objective.soft_target_params: the soft reward folds size into one number"},
+      {"[objective]\nmode = pareto\npareto = params\nsoft_target_latency_ms = 2\n",
+       "c.ini:4: objective.soft_target_latency_ms: the soft reward folds size into one number"},
+      {"[space]\ntype = nb201\n[proxy]\ntable = t.csv\n[objective]\nsoft_target_latency_ms = 2\n",
+       "c.ini:6: objective.soft_target_latency_ms: [objective] applies to nasnet campaigns"},
+      {"[objective]\nsoft_target_latency_ms = -1\n",
+       "c.ini:2: objective.soft_target_latency_ms: -1 is out of range [0, 1e+06]"},
+  };
+  for (const auto& [text, message] : bad) {
+    INFO(text);
+    write_file(dir / "c.ini", text);
+    try {
+      cf::load_config(dir / "c.ini");
+      FAIL("no error");
+    } catch (const cf::ConfigError& e) {
+      const std::string what = e.what();
+      CHECK_THAT(what, Catch::Contains(message));
+      CHECK(what.find('\n') == std::string::npos);  // one line
+    }
+  }
+  CHECK_THROWS_WITH(cf::load_config(dir / "p.ini", {"objective.pareto=speed"}),
+                    Catch::StartsWith("--set objective.pareto=speed: objective.pareto: 'speed' "
+                                      "is not one of params, macs, latency"));
+}

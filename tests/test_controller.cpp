@@ -492,3 +492,35 @@ TEST_CASE("zero-cost guidance survives save and restore, mid-warm-up included") 
   auto other = cf::make_controller("evolution", options, space, 21);
   CHECK_THAT(restore_error(*other, bytes), Catch::Contains("guide.warmup"));
 }
+
+TEST_CASE("a scalar evolution checkpoint keeps the layout it had before Pareto mode") {
+  // FNV-1a of the state bytes of a fixed run, as cellforge wrote them before evolution learnt
+  // Pareto mode: the checkpoints of existing campaigns must restore into today's controller
+  // (the restore code reads this layout for scalar controllers).
+  const cf::Nb201Space nb201;
+  const cf::NasnetSpace nasnet(cf::NasnetSpaceConfig{});
+  const std::pair<const cf::SearchSpace*, std::pair<size_t, uint64_t>> expected[] = {
+      {&nb201, {845, 0x599e5c67556bbf81ULL}}, {&nasnet, {3662, 0xbaf339002018076bULL}}};
+  for (const auto& [space, size_and_hash] : expected) {
+    INFO(space->name());
+    cf::ControllerOptions options;
+    options.evolution.population = 6;
+    options.evolution.sample_size = 3;
+    options.evolution.identity_prob = 0.1;
+    auto c = cf::make_controller("evolution", options, *space, 2024);
+    std::vector<cf::Candidate> in_flight;
+    for (int s = 0; s < 25; ++s) {
+      while (in_flight.size() < 2) in_flight.push_back(c->propose());
+      c->observe(in_flight.front().id, toy_result(in_flight.front().seq));
+      in_flight.erase(in_flight.begin());
+    }
+    const std::vector<uint8_t> bytes = c->save_state();
+    uint64_t h = 1469598103934665603ULL;
+    for (uint8_t b : bytes) h = (h ^ b) * 1099511628211ULL;
+    CHECK(bytes.size() == size_and_hash.first);
+    CHECK(h == size_and_hash.second);
+    auto restored = cf::make_controller("evolution", options, *space, 1);
+    restored->restore_state(bytes);
+    CHECK(restored->save_state() == bytes);
+  }
+}

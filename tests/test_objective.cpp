@@ -34,3 +34,16 @@ TEST_CASE("the soft reward is accuracy times (value / target) ^ w per target", "
   // A smaller network wins over a slightly more accurate one twice its size at w = -1.
   CHECK(cf::objective_reward(o, 0.80, 1000, 10) > cf::objective_reward(o, 0.85, 2000, 10));
 }
+
+TEST_CASE("the soft reward on latency uses the measured milliseconds", "[objective][latency]") {
+  cf::ObjectiveOptions o;
+  CHECK_FALSE(o.needs_latency());
+  o.soft_target_latency_ms = 2.0;
+  CHECK(o.has_soft_reward());
+  CHECK(o.needs_latency());  // the worker measures it
+  CHECK(cf::objective_reward(o, 0.8, 1, 1, 2.0) == Approx(0.8));
+  CHECK(cf::objective_reward(o, 0.8, 1, 1, 4.0) == Approx(0.8 * std::pow(2.0, -0.07)));
+  CHECK(cf::objective_reward(o, 0.8, 1, 1, 1.0) > 0.8);
+  o.soft_target_params = 100;
+  CHECK(cf::objective_reward(o, 0.8, 200, 1, 4.0) == Approx(0.8 * std::pow(4.0, -0.07)));
+}

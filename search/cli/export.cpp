@@ -1,6 +1,6 @@
 // cellforge export: genotype JSON, Graphviz DOT/SVG, a PyTorch module and an ONNX model of the
-// best candidates of a campaign, of a trained network's directory (what `train --out` or
-// `train --from` wrote) or of one architecture file.
+// best candidates (or the Pareto front) of a campaign, of a trained network's directory (what
+// `train --out` or `train --from` wrote) or of one architecture file.
 #include "results/export.h"
 
 #include <cstdio>
@@ -17,6 +17,7 @@
 #include "search/campaign.h"
 #include "search/cli/options.h"
 #include "search/config.h"
+#include "search/front.h"
 #include "space/file_io.h"
 #include "trainer/data.h"
 #include "trainer/executor.h"
@@ -57,6 +58,8 @@ struct ExportRequest {
   std::string run_dir, arch, weights, output;
   std::set<std::string> formats;
   int top = 1;
+  bool pareto = false;     // every cell of the campaign's Pareto front instead of the top K
+  std::string objectives;  // the front's costs (empty: the campaign's)
   uint64_t seed = 0;
   double memory_limit_gb = 16;
   StackingOptions stacking;
@@ -79,7 +82,7 @@ struct ExportPlan {
 std::optional<ExportRequest> parse_export_request(const Args& args) {
   const std::string usage_line =
       "cellforge export RUN_DIR|TRAINED_DIR|--arch FILE --format json,dot,svg,pytorch,onnx "
-      "[--top K] [--weights FILE] [stacking options] -o DIR";
+      "[--top K | --pareto [--objectives LIST]] [--weights FILE] [stacking options] -o DIR";
   ExportRequest r;
   std::string formats = "json,dot,svg,pytorch,onnx";
   po::options_description options("options");
@@ -91,6 +94,10 @@ std::optional<ExportRequest> parse_export_request(const Args& args) {
       ("arch", po::value(&r.arch), "built-in name, NAS-Bench-201 string or genotype JSON file (instead of RUN_DIR)")
       ("format", po::value(&formats)->default_value(formats), "comma-separated: json, dot, svg, pytorch, onnx")
       ("top", po::value(&r.top)->default_value(r.top), "export the K best candidates of RUN_DIR")
+      ("pareto", po::bool_switch(&r.pareto), "export every cell of RUN_DIR's Pareto front (as "
+       "top --pareto lists it) instead of the K best")
+      ("objectives", po::value(&r.objectives), "with --pareto: the front's costs, one or two of "
+       "params, macs, latency (default: the campaign's objective.pareto, or params)")
       ("weights", po::value(&r.weights), "trained weights (cellforge weights file) for pytorch/onnx")
       ("seed", po::value(&r.seed)->default_value(r.seed), "seed of fresh weights when --weights is absent")
       ("memory-limit-gb", po::value(&r.memory_limit_gb)->default_value(r.memory_limit_gb),
@@ -106,6 +113,10 @@ std::optional<ExportRequest> parse_export_request(const Args& args) {
   if (r.run_dir.empty() == r.arch.empty()) throw UsageError("give either RUN_DIR or --arch", usage);
   if (r.output.empty()) throw UsageError("-o DIR is required", usage);
   if (r.top < 1) throw UsageError("--top must be at least 1", usage);
+  if (r.pareto && !r.vm["top"].defaulted())
+    throw UsageError("give either --top or --pareto", usage);
+  if (r.pareto && r.run_dir.empty()) throw UsageError("--pareto needs a campaign RUN_DIR", usage);
+  if (!r.pareto && r.vm.count("objectives")) throw UsageError("--objectives needs --pareto", usage);
   if (!(r.memory_limit_gb >= 0.01 && r.memory_limit_gb <= 1e6))
     throw UsageError("--memory-limit-gb must be a number in [0.01, 1e6]", usage);
   std::stringstream in(formats);
@@ -146,7 +157,26 @@ ExportPlan plan_trained_dir(ExportRequest& r) {
   return plan;
 }
 
-// A campaign: its K best cells, stacked as its proxy network on its dataset's shape.
+// The candidates a campaign export takes, with their file stem prefixes: the K best ("rank1",
+// ...), or every cell of the Pareto front, best accuracy first ("front1", ...).
+std::vector<std::pair<std::string, CandidateRecord>> campaign_selection(const ExportRequest& r,
+                                                                        const ResultsStore& store) {
+  std::vector<std::pair<std::string, CandidateRecord>> chosen;
+  if (r.pareto) {
+    const CampaignFront front =
+        campaign_front(store, front_costs_option(r.objectives, r.run_dir, r.usage));
+    for (const FrontMember& m : front.members)
+      chosen.emplace_back("front" + std::to_string(chosen.size() + 1), m.record);
+  } else {
+    for (CandidateRecord& c : store.ranked_candidates())
+      if (static_cast<int>(chosen.size()) < r.top)
+        chosen.emplace_back("rank" + std::to_string(chosen.size() + 1), std::move(c));
+  }
+  if (chosen.empty()) throw std::runtime_error(r.run_dir + ": no finished candidates to export");
+  return chosen;
+}
+
+// A campaign: its K best cells or its front, stacked as its proxy network on its dataset's shape.
 ExportPlan plan_campaign(ExportRequest& r) {
   ExportPlan plan;
   const CampaignConfig config = load_run_config(r.run_dir, {});
@@ -167,16 +197,11 @@ ExportPlan plan_campaign(ExportRequest& r) {
     plan.class_names = data.class_names;
   }
   ResultsStore store(std::filesystem::path(r.run_dir) / "results.sqlite", StoreAccess::read);
-  std::vector<CandidateRecord> best = store.ranked_candidates();
-  if (best.empty()) throw std::runtime_error(r.run_dir + ": no finished candidates to export");
-  if (static_cast<int>(best.size()) > r.top) best.resize(r.top);
-  int rank = 1;
-  for (const auto& c : best) {
+  for (const auto& [prefix, c] : campaign_selection(r, store)) {
     Genotype g = store.genotype(c);
     const std::string hash = canonical_hash(g);
-    g.name = config.name + "_rank" + std::to_string(rank) + "_" + hash;
-    plan.archs.emplace_back(safe_file_stem("rank" + std::to_string(rank++), hash),
-                            Architecture(std::move(g)));
+    g.name = config.name + "_" + prefix + "_" + hash;
+    plan.archs.emplace_back(safe_file_stem(prefix, hash), Architecture(std::move(g)));
   }
   return plan;
 }

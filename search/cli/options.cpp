@@ -3,6 +3,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "search/campaign.h"
+#include "search/front.h"
+
 namespace cf::cli {
 
 namespace po = boost::program_options;
@@ -116,6 +119,16 @@ void apply_space_defaults(const Architecture& arch, const po::variables_map& vm,
   const NetworkSpec nb201 = default_network_spec("nb201");
   if (!given("cells-per-stack")) values.cells_per_stack = nb201.cells_per_stack;
   if (!given("filters")) values.filters = nb201.filters;
+}
+
+std::vector<CostKind> front_costs_option(const std::string& objectives, const std::string& run_dir,
+                                         const std::string& usage) {
+  if (objectives.empty()) return default_front_costs(load_run_config(run_dir, {}));
+  try {
+    return parse_cost_list(objectives);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--objectives: ") + e.what(), usage);
+  }
 }
 
 }  // namespace cf::cli

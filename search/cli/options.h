@@ -6,6 +6,7 @@
 #include <string>
 
 #include "search/cli/commands.h"
+#include "search/objective.h"
 #include "space/architecture.h"
 #include "space/genotype.h"
 #include "space/network.h"
@@ -48,6 +49,12 @@ Architecture load_arch(const std::string& arch, const std::string& usage,
                        const std::string& space = {});
 // Adds --space nasnet|nb201: which space --arch belongs to (checked, optional).
 void add_space_option(boost::program_options::options_description& options, std::string& space);
+
+// The costs of a campaign's Pareto front for `top --pareto` / `export --pareto`: --objectives
+// (a comma list of one or two of params, macs, latency; UsageError naming it otherwise), or when
+// empty the campaign's (objective.pareto, or params for a scalar campaign).
+std::vector<CostKind> front_costs_option(const std::string& objectives, const std::string& run_dir,
+                                         const std::string& usage);
 
 // The stacking options a space does not share with NASNet: a NAS-Bench-201 architecture takes
 // the benchmark's N = 5 and F = 16 unless --cells-per-stack / --filters were given, and refuses

@@ -8,6 +8,7 @@
 #include "results/draw.h"
 #include "search/campaign.h"
 #include "search/cli/options.h"
+#include "search/front.h"
 #include "space/file_io.h"
 #include "trainer/data.h"
 
@@ -53,6 +54,13 @@ int run_report(const Args& args) {
   input.events = store.events();
   input.top = top;
   input.cell_svg = nasnet_cell_svg;
+  // The front `top --pareto` lists: over the campaign's objective.pareto costs, or params.
+  const CampaignFront front = campaign_front(store, default_front_costs(config));
+  input.front_objectives = {"accuracy"};
+  for (CostKind kind : front.costs) input.front_objectives.emplace_back(cost_name(kind));
+  for (const FrontMember& m : front.members) input.front.insert(m.record.id);
+  for (const CandidateRecord& r : input.candidates)
+    if (const auto ms = latency_ms(store.metrics_json(r))) input.latency_ms[r.id] = *ms;
   if (config.space_type == "nasnet") {
     input.dataset = config.proxy.data.dir.string();
     try {  // the class names, when the dataset is readable here (image folders: from the cache)
