@@ -597,6 +597,14 @@ std::vector<KeyDef> make_campaign_keys() {
   keys.push_back(campaign_key("objective.latency_runs", KeyType::integer, "50", 1, 100000, "",
                               "timed batch-1 forward passes; the latency is their median",
                               CF_SET(c.objective.latency.runs = to_int(v))));
+  keys.push_back(campaign_key(
+      "objective.latency_cells_per_stack", KeyType::integer, "0", 0, 64, "",
+      "N of the network whose latency is measured (0: the proxy's), e.g. the full-size stacking",
+      CF_SET(c.objective.latency_cells_per_stack = to_int(v))));
+  keys.push_back(campaign_key(
+      "objective.latency_filters", KeyType::integer, "0", 0, 4096, "",
+      "F of the network whose latency is measured (0: the proxy's)",
+      CF_SET(c.objective.latency_filters = to_int(v))));
   keys.push_back(campaign_key("objective.latency_warmup", KeyType::integer, "10", 0, 100000, "",
                               "untimed forward passes before the timed ones",
                               CF_SET(c.objective.latency.warmup = to_int(v))));

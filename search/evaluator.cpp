@@ -330,7 +330,9 @@ nlohmann::json job_to_json(const Job& job, const CampaignConfig& c, int threads)
     out["latency"] = {{"threads", c.objective.latency.threads},
                       {"warmup", c.objective.latency.warmup},
                       {"runs", c.objective.latency.runs},
-                      {"max_ms", c.objective.max_latency_ms}};
+                      {"max_ms", c.objective.max_latency_ms},
+                      {"cells_per_stack", c.objective.latency_cells_per_stack},
+                      {"filters", c.objective.latency_filters}};
   return out;
 }
 
@@ -357,12 +359,13 @@ nlohmann::json measure_job_latency(const nlohmann::json& job, const Genotype& ge
   options.runs = l.at("runs").get<int>();
   spec.aux_head = false;
   spec.dropout = 0;
+  if (const int n = l.value("cells_per_stack", 0); n > 0) spec.cells_per_stack = n;
+  if (const int f = l.value("filters", 0); f > 0) spec.filters = f;
   const LatencyResult r = measure_latency(build_network(genotype, spec), options);
-  return {{"median_ms", r.median_ms},
-          {"min_ms", r.min_ms},
-          {"cv", r.cv},
-          {"runs", r.runs},
-          {"threads", r.threads}};
+  return {{"median_ms", r.median_ms},     {"min_ms", r.min_ms},
+          {"cv", r.cv},                   {"runs", r.runs},
+          {"threads", r.threads},         {"cells_per_stack", spec.cells_per_stack},
+          {"filters", spec.filters}};
 }
 
 // "3.412 ms latency > max_latency_ms 3", or empty when within the cap (or no cap).

@@ -17,7 +17,7 @@ enum class CostKind : uint8_t { params, macs, latency };
 
 // A candidate's inference latency (objective.latency_*) is measured by trainer/latency.h on its
 // proxy network and stored in the result's metrics as
-// metrics.latency = {median_ms, min_ms, cv, runs, threads}.
+// metrics.latency = {median_ms, min_ms, cv, runs, threads, cells_per_stack, filters}.
 
 struct ObjectiveOptions {
   uint64_t max_params = 0, max_macs = 0;                  // hard caps, 0: none
@@ -27,6 +27,9 @@ struct ObjectiveOptions {
   double soft_weight = -0.07;                             // w (MnasNet's soft constraint)
   bool measure_latency = false;  // objective.latency = on (implied by a cap or a Pareto cost)
   LatencyOptions latency;
+  // The stacking latency is measured at (0: the proxy network's), e.g. the full-size N and F a
+  // found cell will be trained at; caps and rewards then apply to that latency.
+  int latency_cells_per_stack = 0, latency_filters = 0;
   // objective.mode = pareto: evolution selects by non-dominated rank and crowding over
   // (accuracy, these costs) instead of by reward. Empty: scalar mode.
   std::vector<CostKind> pareto;

@@ -129,6 +129,8 @@ TEST_CASE("objective.soft_target_latency_ms: a campaign with a soft latency rewa
   write_file(dir / "s.ini", tiny_config(dir / "data", dir / "soft", 3, 1));
   const auto r = run_cellforge("search " + (dir / "s.ini").string() +
                                " --set objective.soft_target_latency_ms=0.5"
+                               " --set objective.latency_cells_per_stack=2"
+                               " --set objective.latency_filters=8"
                                " --set objective.latency_runs=3 --set objective.latency_warmup=0");
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
@@ -136,5 +138,10 @@ TEST_CASE("objective.soft_target_latency_ms: a campaign with a soft latency rewa
       query_rows(dir / "soft",
                  "SELECT status, json_extract(metrics, '$.latency.median_ms') > 0 FROM candidates");
   CHECK(rows == std::vector<std::string>{"done|1", "done|1", "done|1"});
+  // Measured at the stacking asked for, not the proxy's (1@... F=4).
+  CHECK(query_rows(dir / "soft",
+                   "SELECT DISTINCT json_extract(metrics, '$.latency.cells_per_stack') || 'x' || "
+                   "json_extract(metrics, '$.latency.filters') FROM candidates") ==
+        std::vector<std::string>{"2x8"});
   CHECK(r.out.find("warning") == std::string::npos);
 }
