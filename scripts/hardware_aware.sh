@@ -40,14 +40,13 @@ train() {  # name arch seed
     return
   fi
   resume=""
-  if [ -f "$dir/latest" ]; then  # trainer/checkpoint.h: the newest complete epoch checkpoint
+  if [ -f "$dir/checkpoint/latest" ]; then  # trainer/checkpoint.h: the newest complete epoch
     resume="--resume"
   fi
   echo "$dir: training ($(date -u +%H:%M))"
   "$cellforge" train --arch "$2" --config "$root/configs/fashion-mnist-full.ini" \
     --set train.epochs="$epochs" --set network.filters="$filters" --set train.seed="$3" \
-    --out "$dir" $resume --json > "$dir.json.tmp"
-  mv "$dir.json.tmp" "$dir.json"
+    --out "$dir" $resume >> "$dir.log" 2>&1  # the record is $dir/result.json
 }
 
 for seed in $seeds; do
@@ -62,4 +61,24 @@ for arch in "$found" nasnet_a; do
   "$cellforge" latency --arch "$arch" --cells-per-stack 2 --filters 16 --input 28x28x1 \
     --runs 200 --json > "$out/latency-proxy-$(basename "$arch" .json).json"
 done
+# The table: test accuracy per seed and their mean, params and MACs (with the aux head, as
+# trained), training time, batch-1 latency (1 thread) at the full-size and proxy stackings.
+/usr/bin/python3 - "$out" "$found" "$seeds" <<'PY'
+import json, os, statistics, sys
+out, found, seeds = sys.argv[1], sys.argv[2], sys.argv[3].split()
+name = os.path.basename(found)[:-5] if found.endswith(".json") else found
+print("| network | test accuracy (seeds " + ", ".join(seeds) + ") | mean | params | MACs | "
+      "training min | latency full / proxy (ms) |")
+print("|---|---|---|---|---|---|---|")
+for label, arch in (("found", name), ("nasnet_a", "nasnet_a")):
+    runs = [json.load(open(f"{out}/{label}-s{s}/result.json")) for s in seeds]
+    accs = [100 * r["test_accuracy"] for r in runs]
+    full = json.load(open(f"{out}/latency-full-{arch}.json"))
+    proxy = json.load(open(f"{out}/latency-proxy-{arch}.json"))
+    acc_text = " / ".join("%.2f%%" % a for a in accs)
+    minutes = " / ".join("%.1f" % (r["seconds"] / 60) for r in runs)
+    print("| %s | %s | %.2f%% | {:,} | %.1fM | %s | %.3f / %.3f |".format(runs[0]["params"])
+          % (label, acc_text, statistics.mean(accs), runs[0]["macs"] / 1e6, minutes,
+             full["median_ms"], proxy["median_ms"]))
+PY
 echo "results in $out"
