@@ -374,29 +374,28 @@ class CampaignRun {
       return EvalResult::success(objective_reward(objective, *r.accuracy, r.params, r.macs));
     const nlohmann::json metrics = store_->metrics_json(r);
     const std::optional<double> latency = latency_ms(metrics);
-    if (!latency && objective.soft_target_latency_ms > 0) {  // (never with Pareto mode)
-      const std::string reason =
-          "no latency measurement (metrics.latency.median_ms) for the soft latency reward";
-      message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
-                             "; the controller observes it as failed");
-      return EvalResult::failure(reason);
-    }
+    if (!latency && objective.soft_target_latency_ms > 0)  // (never with Pareto mode)
+      return missing_latency(r, "the soft latency reward");
     const double reward = objective_reward(objective, *r.accuracy, r.params, r.macs, latency);
     if (!objective.pareto_mode()) return EvalResult::success(reward);
     std::vector<double> costs;
     for (CostKind kind : config_.objective.pareto) {
       const auto cost = candidate_cost(r, kind, metrics);
-      if (!cost) {
-        // Params and MACs are always known: only a latency can be missing.
-        const std::string reason =
-            "no latency measurement (metrics.latency.median_ms) for objective.pareto";
-        message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
-                               "; the controller observes it as failed");
-        return EvalResult::failure(reason);
-      }
+      // Params and MACs are always known: only a latency can be missing.
+      if (!cost) return missing_latency(r, "objective.pareto");
       costs.push_back(*cost);
     }
     return EvalResult::success(reward, std::move(costs));
+  }
+
+  // A trained candidate whose latency an objective needs but was not measured: a warning, and a
+  // failure for the controller.
+  EvalResult missing_latency(const CandidateRecord& r, const std::string& needed_by) {
+    const std::string reason =
+        "no latency measurement (metrics.latency.median_ms) for " + needed_by;
+    message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
+                           "; the controller observes it as failed");
+    return EvalResult::failure(reason);
   }
 
   void announce(const CandidateRecord& r) {
