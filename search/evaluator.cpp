@@ -368,16 +368,6 @@ nlohmann::json measure_job_latency(const nlohmann::json& job, const Genotype& ge
           {"filters", spec.filters}};
 }
 
-// "3.412 ms latency > max_latency_ms 3", or empty when within the cap (or no cap).
-std::string latency_violation(const nlohmann::json& job, const nlohmann::json& latency) {
-  const double cap = job.at("latency").at("max_ms").get<double>();
-  const double median = latency.at("median_ms").get<double>();
-  if (cap <= 0 || median <= cap) return {};
-  char text[128];
-  std::snprintf(text, sizeof text, "%.3f ms latency > max_latency_ms %g", median, cap);
-  return text;
-}
-
 }  // namespace
 
 int run_worker(std::FILE* in, std::FILE* out) {
@@ -410,9 +400,10 @@ int run_worker(std::FILE* in, std::FILE* out) {
     nlohmann::json latency;
     if (job.contains("latency")) {
       latency = measure_job_latency(job, genotype, spec);
-      if (const std::string over = latency_violation(job, latency); !over.empty()) {
+      if (const auto over = latency_cap_violation(job.at("latency").at("max_ms").get<double>(),
+                                                  latency.at("median_ms").get<double>())) {
         result["status"] = "rejected";
-        result["reason"] = over;
+        result["reason"] = *over;
         result["metrics"] = {{"latency", latency}};
         emit({{"result", result}});
         return 0;

@@ -1,6 +1,7 @@
 #include "search/objective.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace cf {
 
@@ -13,6 +14,14 @@ std::optional<std::string> cap_violation(const ObjectiveOptions& objective, int6
   };
   if (auto reason = over(params, objective.max_params, "params", "max_params")) return reason;
   return over(macs, objective.max_macs, "MACs", "max_macs");
+}
+
+std::optional<std::string> latency_cap_violation(double max_latency_ms, double median_ms) {
+  if (max_latency_ms <= 0 || median_ms <= max_latency_ms) return std::nullopt;
+  char text[128];
+  std::snprintf(text, sizeof text, "%.3f ms latency > max_latency_ms %g", median_ms,
+                max_latency_ms);
+  return text;
 }
 
 double objective_reward(const ObjectiveOptions& objective, double accuracy, int64_t params,

@@ -52,6 +52,10 @@ struct ObjectiveOptions {
 std::optional<std::string> cap_violation(const ObjectiveOptions& objective, int64_t params,
                                          int64_t macs);
 
+// Why a measured latency may not be trained ("3.412 ms latency > max_latency_ms 3"), or nullopt
+// (also when max_latency_ms is 0: no cap). Checked by the worker, which measures it.
+std::optional<std::string> latency_cap_violation(double max_latency_ms, double median_ms);
+
 // What the controller observes for a trained candidate: its accuracy, or the soft reward.
 // `latency_ms` is needed (not nullopt) when objective.soft_target_latency_ms is set.
 double objective_reward(const ObjectiveOptions& objective, double accuracy, int64_t params,
