@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
       opts.reuse_gradient_buffers = false;
     else if (a == "--no-fuse")
       opts.fuse_bn_relu = false;
+    else if (a == "--precision")
+      opts.precision = std::strcmp(next(), "bf16") == 0 ? cf::Precision::bf16 : cf::Precision::fp32;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   spec.filters = filters;
   spec.input = input;
   const cf::Network net = cf::build_network(cf::resolve_genotype(arch), spec);
+  opts.precision = cf::usable_precision(opts.precision);
   opts.batch = batch;
   opts.profile = profile;
   opts.drop_path = false;  // the PyTorch side has no drop path either
@@ -112,11 +115,12 @@ int main(int argc, char** argv) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf(
-      "cellforge %s N=%d F=%d batch %d input %s threads %d: %.1f images/s (%.1f ms/step), "
+      "cellforge %s N=%d F=%d batch %d input %s threads %d %s: %.1f images/s (%.1f ms/step), "
       "compile %.2f s, allocated %.0f MiB, peak RSS %.0f MiB, params %lld\n",
       arch.c_str(), cells, filters, batch, cf::to_string(input).c_str(), threads,
-      steps * batch / t_total, 1000 * t_total / steps, compile_s, ex.allocated_bytes() / 1048576.0,
-      ru.ru_maxrss / 1024.0, static_cast<long long>(net.params()));
+      cf::precision_name(opts.precision), steps * batch / t_total, 1000 * t_total / steps,
+      compile_s, ex.allocated_bytes() / 1048576.0, ru.ru_maxrss / 1024.0,
+      static_cast<long long>(net.params()));
   // Median and best step: less sensitive than the mean to other processes on a shared machine.
   std::sort(step_times.begin(), step_times.end());
   std::printf("  parameter checksum %016llx\n", static_cast<unsigned long long>(checksum));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Training speed of cellforge against PyTorch on the same network (issue 3, item 8): builds the
-# benchmark if needed, times both on random data and prints images/s, their ratio and peak memory;
+# benchmark if needed, times both on random data and prints images/s, their ratio and peak memory
+# (cellforge in fp32 and in bf16, PyTorch in fp32);
 # then both again next to a busy `yes` process, and cellforge next to a second training
 # (bench/contention.sh), as fractions of their quiet speed.
 #
@@ -32,18 +33,22 @@ fi
 
 common="--cells-per-stack 2 --filters 16 --batch 64 --input 28x28x1 --threads $threads"
 ours=$("$build/bench/step_bench" --arch "$arch" --steps "$steps" $common)
+ours_bf16=$("$build/bench/step_bench" --arch "$arch" --steps "$steps" $common --precision bf16)
 genotype=$(mktemp /tmp/train_speed.XXXXXX.json)
 trap 'rm -f "$genotype"' EXIT
 "$build/cellforge" show --arch "$arch" > "$genotype"
 theirs=$(/usr/bin/python3 "$here/pytorch_nasnet.py" --genotype "$genotype" --steps "$steps" $common)
 
 echo "$ours"
+echo "$ours_bf16"
 echo "$theirs"
 # First line of each: "... X images/s (...) ... peak RSS Y MiB ..."
 rate() { echo "$1" | head -n 1 | sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p'; }
 rss() { echo "$1" | head -n 1 | sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p'; }
 awk -v a="$(rate "$ours")" -v b="$(rate "$theirs")" -v ma="$(rss "$ours")" -v mb="$(rss "$theirs")" \
   'BEGIN { printf "cellforge %.1f images/s, pytorch %.1f images/s: %.2fx; peak RSS %s MiB vs %s MiB\n", a, b, a / b, ma, mb }'
+awk -v a="$(rate "$ours_bf16")" -v f="$(rate "$ours")" -v b="$(rate "$theirs")" -v ma="$(rss "$ours_bf16")" \
+  'BEGIN { printf "cellforge bf16 %.1f images/s: %.2fx pytorch (fp32), %.2fx cellforge fp32; peak RSS %s MiB\n", a, a / b, a / f, ma }'
 
 # Next to a busy neighbour (issue 14, item 3).
 yes >/dev/null &

@@ -483,6 +483,11 @@ const SettingDef kSettings[] = {
      "the machine's count), resolved when the config is read; a campaign splits them among its "
      "workers",
      CF_APPLY(s.train.threads = to_int(v))},
+    {"train.precision", "proxy.precision", KeyType::choice, "fp32", "fp32", 0, 0, "fp32|bf16",
+     "numeric format: fp32, or bf16 (activations, their gradients and the weights convolutions "
+     "read in bfloat16; master weights, optimizer state, batch-norm statistics and accumulation "
+     "in fp32); bf16 needs a CPU with avx512_bf16 or AMX and falls back to fp32 with a warning",
+     CF_APPLY(s.train.precision = v == "bf16" ? Precision::bf16 : Precision::fp32)},
     {"train.seed", nullptr, KeyType::unsigned64, "0", "0", 0, kBig, "",
      "seed (a campaign derives each candidate's from campaign.seed)",
      CF_APPLY(s.train.seed = s.data.seed = std::stoull(v))},

@@ -28,8 +28,15 @@ bool batch_outermost(const dnnl::memory::desc& md) {
     if (b.inner_idxs[i] == 0) return false;
   // One image: its stride is meaningless (oneDNN may report any value for a dimension of size 1).
   if (d.dims[0] == 1) return d.offset0 == 0;
-  const int64_t per_image = static_cast<int64_t>(md.get_size() / sizeof(float)) / d.dims[0];
+  const int64_t per_image =
+      static_cast<int64_t>(md.get_size() / dnnl_data_type_size(d.data_type)) / d.dims[0];
   return b.strides[0] == per_image && d.offset0 == 0;
+}
+
+dnnl::memory::desc with_data_type(const dnnl::memory::desc& md, dnnl::memory::data_type type) {
+  dnnl::memory::desc out = md;
+  out.data.data_type = static_cast<dnnl_data_type_t>(type);
+  return out;
 }
 
 }  // namespace cf::dnnl_compat

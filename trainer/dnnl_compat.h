@@ -22,4 +22,8 @@ int channel_block(const dnnl::memory::desc& md);
 // contiguous range [n * size / N, (n + 1) * size / N).
 bool batch_outermost(const dnnl::memory::desc& md);
 
+// The same layout (dims, blocking, padding) holding another data type, e.g. the fp32 master
+// copy of weights a bf16 convolution reads in its own blocked layout.
+dnnl::memory::desc with_data_type(const dnnl::memory::desc& md, dnnl::memory::data_type type);
+
 }  // namespace cf::dnnl_compat

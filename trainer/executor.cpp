@@ -1,7 +1,9 @@
 #include "trainer/executor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
 #include "trainer/kernels.h"
@@ -19,6 +21,27 @@ using dt = memory::data_type;
 
 }  // namespace
 
+const char* precision_name(Precision precision) {
+  return precision == Precision::bf16 ? "bf16" : "fp32";
+}
+
+bool bf16_supported() {
+  // cpu_isa values are bit masks: every ISA with native bf16 (avx512_core_bf16, AMX) contains
+  // avx512_core_bf16's bits.
+  const auto want = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & want) == want;
+}
+
+Precision usable_precision(Precision requested) {
+  if (requested != Precision::bf16 || bf16_supported()) return requested;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    std::fprintf(stderr,
+                 "warning: precision bf16 needs a CPU with avx512_bf16 (or AMX) and this one has "
+                 "none (or ONEDNN_MAX_CPU_ISA hides it); training in fp32\n");
+  return Precision::fp32;
+}
+
 // Everything the compiled steps use lives in the program (trainer/program.h).
 struct Executor::Impl : detail::Program {};
 
@@ -30,6 +53,9 @@ Executor::Executor(const Network& network, const ExecutorOptions& options)
   m.profile = options.profile;
   m.profile_out = &profile_;
   if (options.batch < 1) throw std::invalid_argument("batch size must be at least 1");
+  if (options.precision == Precision::bf16 && !bf16_supported())
+    throw std::invalid_argument(
+        "precision bf16 needs a CPU with avx512_bf16 or AMX (see usable_precision)");
   const detail::Plan plan = detail::plan_network(network_, options_);
   detail::LowerContext lowering(m, plan, network_, options_, params_, bn_stats_, implementations_);
   lowering.lower_all();

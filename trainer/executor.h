@@ -17,6 +17,19 @@ namespace cf {
 
 enum class ParamRole : uint8_t { weights, bias, bn_scale, bn_shift };
 
+// Numeric format of activations and convolution inputs. bf16: activations, their gradients and
+// the weights a convolution reads are bfloat16; accumulation inside the kernels, the master
+// weights, their gradients, the optimizer state, batch-norm statistics, the input images and the
+// logits stay fp32 (bf16 keeps fp32's exponent range, so no loss scaling is needed).
+enum class Precision : uint8_t { fp32, bf16 };
+const char* precision_name(Precision precision);
+// True when oneDNN runs bf16 convolutions natively on this CPU (avx512_bf16 or AMX; honours
+// ONEDNN_MAX_CPU_ISA). Without it, bf16 would run on emulation or reference kernels.
+bool bf16_supported();
+// `requested`, or fp32 with a one-line warning (logged once per process) when this CPU has no
+// native bf16.
+Precision usable_precision(Precision requested);
+
 struct Param {
   std::string name;  // "<layer name>.weights", ".bias", ".scale", ".shift"
   ParamRole role;
@@ -61,6 +74,8 @@ struct ExecutorOptions {
   // training pass). Training is unchanged. With it, layer_value() of a folded convolution or
   // its batch norm is not available after an inference pass.
   bool fold_batch_norm = false;
+  // Precision::bf16 needs bf16_supported() (the constructor refuses it otherwise).
+  Precision precision = Precision::fp32;
 };
 
 // Per-step regularisation state of the forward pass.
@@ -82,6 +97,7 @@ class Executor {
 
   const Network& network() const { return network_; }
   int batch() const { return options_.batch; }
+  Precision precision() const { return options_.precision; }
 
   // The input batch in NCHW float (batch x C x H x W), written by the caller before forward().
   float* input();

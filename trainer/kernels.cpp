@@ -21,6 +21,34 @@ inline vec16 load16(const float* p) {
 }
 inline void store16(float* p, vec16 v) { std::memcpy(p, &v, sizeof v); }
 
+// bfloat16 is the upper half of a float: widening is exact.
+typedef uint16_t u16x16 __attribute__((vector_size(32)));
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+inline vec16 load16(const uint16_t* p) {
+  u16x16 h;
+  std::memcpy(&h, p, sizeof h);
+  const u32x16 w = __builtin_convertvector(h, u32x16) << 16;
+  vec16 v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
+
+inline float bf16_to_float(uint16_t h) {
+  const uint32_t bits = uint32_t{h} << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Round to nearest even, as oneDNN's reorders do; NaN stays NaN.
+inline uint16_t float_to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
 // Images are split into this many fixed chunks whose partial sums are added in chunk order:
 // more parallel items than channel blocks alone, and the same result for any thread count.
 constexpr int kBatchChunks = 4;
@@ -28,8 +56,11 @@ constexpr int kBatchChunks = 4;
 // Adds output pixel (oh, ow)'s contribution to kernel rows [kh0, kh0 + rows) with bounds
 // checks: the slow path, for pixels whose taps reach into the padding. `acc` holds rows x
 // kernel_w vectors of 16 floats (plain floats: heap vectors of vec16 are not 64-byte aligned).
-inline void dw_edge_taps(const DepthwiseGeometry& g, const float* src_block, const float* dd_block,
-                         int oh, int ow, int kh0, int rows, float* acc) {
+template <typename T>
+inline __attribute__((always_inline)) void dw_edge_taps(const DepthwiseGeometry& g,
+                                                        const T* src_block, const T* dd_block,
+                                                        int oh, int ow, int kh0, int rows,
+                                                        float* acc) {
   const vec16 dv = load16(dd_block + (int64_t{oh} * g.out_w + ow) * kBlock);
   for (int r = 0; r < rows; ++r) {
     const int ih = oh * g.stride_h - g.pad_h + (kh0 + r) * g.dilation_h;
@@ -47,10 +78,9 @@ inline void dw_edge_taps(const DepthwiseGeometry& g, const float* src_block, con
 // (every tap inside the image) take the fast path: each diff_dst vector is loaded once and used
 // for all ROWS x KW taps, whose sums stay in registers (ROWS and KW are template parameters so
 // the loops unroll); src rows are read once per chunk rather than once per kernel row.
-template <int ROWS, int KW>
+template <int ROWS, int KW, typename T>
 inline __attribute__((always_inline)) void dw_bwd_weights_item(const DepthwiseGeometry& g,
-                                                               const float* src,
-                                                               const float* diff_dst,
+                                                               const T* src, const T* diff_dst,
                                                                float* partial, int block, int kh0,
                                                                int n_begin, int n_end) {
   const int blocks = (g.channels + kBlock - 1) / kBlock;
@@ -66,8 +96,8 @@ inline __attribute__((always_inline)) void dw_bwd_weights_item(const DepthwiseGe
   const int64_t src_image = int64_t{blocks} * g.in_h * g.in_w * kBlock;
   const int64_t dst_image = int64_t{blocks} * g.out_h * g.out_w * kBlock;
   for (int n = n_begin; n < n_end; ++n) {
-    const float* src_block = src + n * src_image + int64_t{block} * g.in_h * g.in_w * kBlock;
-    const float* dd_block = diff_dst + n * dst_image + int64_t{block} * g.out_h * g.out_w * kBlock;
+    const T* src_block = src + n * src_image + int64_t{block} * g.in_h * g.in_w * kBlock;
+    const T* dd_block = diff_dst + n * dst_image + int64_t{block} * g.out_h * g.out_w * kBlock;
     for (int oh = 0; oh < g.out_h; ++oh) {
       const int ih0 = oh * g.stride_h - g.pad_h + kh0 * g.dilation_h;
       const bool rows_inside = ih0 >= 0 && ih0 + (ROWS - 1) * g.dilation_h < g.in_h;
@@ -78,12 +108,12 @@ inline __attribute__((always_inline)) void dw_bwd_weights_item(const DepthwiseGe
       }
       for (int ow = 0; ow < ow_begin; ++ow)
         dw_edge_taps(g, src_block, dd_block, oh, ow, kh0, ROWS, edge);
-      const float* dd_row = dd_block + int64_t{oh} * g.out_w * kBlock;
-      const float* src_row0 = src_block + int64_t{ih0} * g.in_w * kBlock;
+      const T* dd_row = dd_block + int64_t{oh} * g.out_w * kBlock;
+      const T* src_row0 = src_block + int64_t{ih0} * g.in_w * kBlock;
       const int64_t row_step = int64_t{g.dilation_h} * g.in_w * kBlock;
       for (int ow = ow_begin; ow < ow_end; ++ow) {
         const vec16 dv = load16(dd_row + ow * kBlock);
-        const float* base = src_row0 + (ow * s - p) * kBlock;
+        const T* base = src_row0 + (ow * s - p) * kBlock;
         for (int r = 0; r < ROWS; ++r)
           for (int kw = 0; kw < KW; ++kw)
             fast[r][kw] += dv * load16(base + r * row_step + kw * d * kBlock);
@@ -100,9 +130,12 @@ inline __attribute__((always_inline)) void dw_bwd_weights_item(const DepthwiseGe
 // Any kernel size, and geometries where few pixels are interior (small images, wide kernels):
 // one kernel row and one tap at a time over the range of output columns whose input column is
 // inside, so there is no per-pixel bounds check, at two loads per FMA.
-inline void dw_bwd_weights_item_rows(const DepthwiseGeometry& g, const float* src,
-                                     const float* diff_dst, float* partial, int block, int kh0,
-                                     int rows, int n_begin, int n_end) {
+template <typename T>
+inline __attribute__((always_inline)) void dw_bwd_weights_item_rows(const DepthwiseGeometry& g,
+                                                                    const T* src, const T* diff_dst,
+                                                                    float* partial, int block,
+                                                                    int kh0, int rows, int n_begin,
+                                                                    int n_end) {
   const int blocks = (g.channels + kBlock - 1) / kBlock;
   const int64_t src_image = int64_t{blocks} * g.in_h * g.in_w * kBlock;
   const int64_t dst_image = int64_t{blocks} * g.out_h * g.out_w * kBlock;
@@ -111,14 +144,13 @@ inline void dw_bwd_weights_item_rows(const DepthwiseGeometry& g, const float* sr
     vec16 acc[kMaxKw];
     for (int kw = 0; kw < kMaxKw; ++kw) acc[kw] = vec16{};
     for (int n = n_begin; n < n_end; ++n) {
-      const float* src_block = src + n * src_image + int64_t{block} * g.in_h * g.in_w * kBlock;
-      const float* dd_block =
-          diff_dst + n * dst_image + int64_t{block} * g.out_h * g.out_w * kBlock;
+      const T* src_block = src + n * src_image + int64_t{block} * g.in_h * g.in_w * kBlock;
+      const T* dd_block = diff_dst + n * dst_image + int64_t{block} * g.out_h * g.out_w * kBlock;
       for (int oh = 0; oh < g.out_h; ++oh) {
         const int ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
         if (ih < 0 || ih >= g.in_h) continue;
-        const float* src_row = src_block + int64_t{ih} * g.in_w * kBlock;
-        const float* dd_row = dd_block + int64_t{oh} * g.out_w * kBlock;
+        const T* src_row = src_block + int64_t{ih} * g.in_w * kBlock;
+        const T* dd_row = dd_block + int64_t{oh} * g.out_w * kBlock;
         for (int kw = 0; kw < g.kernel_w; ++kw) {
           const int offset = kw * g.dilation_w - g.pad_w;
           const int ow_begin = offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w;
@@ -156,26 +188,41 @@ int dw_rows_per_item(int kernel_h, int kernel_w) {
   return kernel_h;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void dw_bwd_weights_dispatch(
-    const DepthwiseGeometry& g, const float* src, const float* diff_dst, float* partial,
-    int block, int kh0, int rows, int n_begin, int n_end) {
+template <typename T>
+inline __attribute__((always_inline)) void dw_bwd_weights_item_any(const DepthwiseGeometry& g,
+                                                                   const T* src, const T* diff_dst,
+                                                                   float* partial, int block,
+                                                                   int kh0, int rows, int n_begin,
+                                                                   int n_end) {
   if (rows == 1 && g.kernel_h > 1)  // not blocked
     return dw_bwd_weights_item_rows(g, src, diff_dst, partial, block, kh0, rows, n_begin, n_end);
   if (g.kernel_w == 3 && rows == 3)
-    return dw_bwd_weights_item<3, 3>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
+    return dw_bwd_weights_item<3, 3, T>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
   if (g.kernel_w == 5 && rows == 5)
-    return dw_bwd_weights_item<5, 5>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
+    return dw_bwd_weights_item<5, 5, T>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
   if (g.kernel_w == 7 && rows == 4)
-    return dw_bwd_weights_item<4, 7>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
+    return dw_bwd_weights_item<4, 7, T>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
   if (g.kernel_w == 7 && rows == 3)
-    return dw_bwd_weights_item<3, 7>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
+    return dw_bwd_weights_item<3, 7, T>(g, src, diff_dst, partial, block, kh0, n_begin, n_end);
   dw_bwd_weights_item_rows(g, src, diff_dst, partial, block, kh0, rows, n_begin, n_end);
 }
 
-}  // namespace
+// One instance per element type, each compiled for AVX-512, AVX2 and the baseline.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dw_bwd_weights_dispatch(
+    const DepthwiseGeometry& g, const float* src, const float* diff_dst, float* partial, int block,
+    int kh0, int rows, int n_begin, int n_end) {
+  dw_bwd_weights_item_any(g, src, diff_dst, partial, block, kh0, rows, n_begin, n_end);
+}
 
-void depthwise_backward_weights_nchw16c(const DepthwiseGeometry& g, const float* src,
-                                        const float* diff_dst, float* diff_weights) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dw_bwd_weights_dispatch(
+    const DepthwiseGeometry& g, const uint16_t* src, const uint16_t* diff_dst, float* partial,
+    int block, int kh0, int rows, int n_begin, int n_end) {
+  dw_bwd_weights_item_any(g, src, diff_dst, partial, block, kh0, rows, n_begin, n_end);
+}
+
+template <typename T>
+void depthwise_backward_weights(const DepthwiseGeometry& g, const T* src, const T* diff_dst,
+                                float* diff_weights) {
   // Goihw16g: [G/16][1][1][KH][KW][16]; an item covers rows [kh0, kh0 + rows) of one block.
   const int blocks = (g.channels + kBlock - 1) / kBlock;
   const bool blocked = mostly_interior(g);
@@ -202,6 +249,18 @@ void depthwise_backward_weights_nchw16c(const DepthwiseGeometry& g, const float*
   }
 }
 
+}  // namespace
+
+void depthwise_backward_weights_nchw16c(const DepthwiseGeometry& g, const float* src,
+                                        const float* diff_dst, float* diff_weights) {
+  depthwise_backward_weights(g, src, diff_dst, diff_weights);
+}
+
+void depthwise_backward_weights_nchw16c_bf16(const DepthwiseGeometry& g, const uint16_t* src,
+                                             const uint16_t* diff_dst, float* diff_weights) {
+  depthwise_backward_weights(g, src, diff_dst, diff_weights);
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default"))) void accumulate(float* dst,
                                                                              const float* src,
                                                                              int64_t count) {
@@ -209,22 +268,70 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void accumulate(flo
   for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
 }
 
-void scale_images(const float* src, float* dst, const float* scale, int batch, int64_t per_image) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void accumulate_bf16(
+    uint16_t* dst, const uint16_t* src, int64_t count) {
+#pragma omp parallel for schedule(static) if (count > (1 << 16))
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = float_to_bf16(bf16_to_float(dst[i]) + bf16_to_float(src[i]));
+}
+
+namespace {
+inline float to_float(float x) {
+  return x;
+}
+inline float to_float(uint16_t x) {
+  return bf16_to_float(x);
+}
+inline void store(float* p, float x) {
+  *p = x;
+}
+inline void store(uint16_t* p, float x) {
+  *p = float_to_bf16(x);
+}
+
+template <typename T>
+void scale_images_any(const T* src, T* dst, const float* scale, int batch, int64_t per_image) {
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < batch; ++n) {
     const float s = scale[n];
-    const float* in = src + n * per_image;
-    float* out = dst + n * per_image;
+    const T* in = src + n * per_image;
+    T* out = dst + n * per_image;
     if (s == 0.0f)
-      std::memset(out, 0, per_image * sizeof(float));
+      std::memset(out, 0, per_image * sizeof(T));
     else
-      for (int64_t i = 0; i < per_image; ++i) out[i] = in[i] * s;
+      for (int64_t i = 0; i < per_image; ++i) store(out + i, to_float(in[i]) * s);
   }
 }
 
-void multiply(const float* src, const float* mask, float* dst, int64_t count) {
+template <typename T>
+void multiply_any(const T* src, const float* mask, T* dst, int64_t count) {
 #pragma omp parallel for schedule(static) if (count > (1 << 16))
-  for (int64_t i = 0; i < count; ++i) dst[i] = src[i] * mask[i];
+  for (int64_t i = 0; i < count; ++i) store(dst + i, to_float(src[i]) * mask[i]);
+}
+}  // namespace
+
+void scale_images(const float* src, float* dst, const float* scale, int batch, int64_t per_image) {
+  scale_images_any(src, dst, scale, batch, per_image);
+}
+
+void scale_images(const uint16_t* src, uint16_t* dst, const float* scale, int batch,
+                  int64_t per_image) {
+  scale_images_any(src, dst, scale, batch, per_image);
+}
+
+void multiply(const float* src, const float* mask, float* dst, int64_t count) {
+  multiply_any(src, mask, dst, count);
+}
+
+void multiply(const uint16_t* src, const float* mask, uint16_t* dst, int64_t count) {
+  multiply_any(src, mask, dst, count);
+}
+
+float bf16_value(uint16_t bits) {
+  return bf16_to_float(bits);
+}
+uint16_t bf16_bits(float value) {
+  return float_to_bf16(value);
 }
 
 double softmax_cross_entropy(const float* logits, const int32_t* labels, int batch, int classes,

@@ -21,15 +21,28 @@ struct DepthwiseGeometry {
 // Sums over fixed batch chunks are added in chunk order: bit-identical for any thread count.
 void depthwise_backward_weights_nchw16c(const DepthwiseGeometry& g, const float* src,
                                         const float* diff_dst, float* diff_weights);
+// The same for bf16 src and diff_dst (raw bfloat16 bits), accumulating in fp32: oneDNN 2.6's
+// bf16 depthwise backward weights for 5x5 and 7x7 falls back to the same gemm path.
+void depthwise_backward_weights_nchw16c_bf16(const DepthwiseGeometry& g, const uint16_t* src,
+                                             const uint16_t* diff_dst, float* diff_weights);
+
+// bfloat16 <-> float (round to nearest even), for the bf16 variants below and their tests.
+float bf16_value(uint16_t bits);
+uint16_t bf16_bits(float value);
 
 // dst[i] += src[i].
 void accumulate(float* dst, const float* src, int64_t count);
+// The same on bfloat16 values: each sum is formed in fp32 and rounded once.
+void accumulate_bf16(uint16_t* dst, const uint16_t* src, int64_t count);
 
 // dst = src * scale[n] for each image n of `batch`, each image `per_image` contiguous floats.
 void scale_images(const float* src, float* dst, const float* scale, int batch, int64_t per_image);
+void scale_images(const uint16_t* src, uint16_t* dst, const float* scale, int batch,
+                  int64_t per_image);
 
 // dst = src * mask (elementwise).
 void multiply(const float* src, const float* mask, float* dst, int64_t count);
+void multiply(const uint16_t* src, const float* mask, uint16_t* dst, int64_t count);
 
 // Softmax cross-entropy over `batch` rows of `classes` logits. Writes d(loss)/d(logits) scaled
 // by `weight` into diff_logits (mean over the batch); returns the mean loss (unweighted).

@@ -72,6 +72,7 @@ LatencyResult measure_latency(const Network& network, const LatencyOptions& opti
   executor_options.batch = 1;
   executor_options.drop_path = false;
   executor_options.fold_batch_norm = options.fold_batch_norm;
+  executor_options.precision = options.precision;
   Executor executor(network, executor_options);
   Rng rng(0x1a7e9c7);
   executor.init_params(rng, InitScheme::torch_default);
@@ -89,6 +90,7 @@ LatencyResult measure_latency(const Network& network, const LatencyOptions& opti
   }
   LatencyResult r = summarise(std::move(samples), options.threads);
   r.folded_batch_norms = executor.folded_batch_norms();
+  r.precision = options.precision;
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "space/network.h"
+#include "trainer/executor.h"
 
 namespace cf {
 
@@ -15,6 +16,7 @@ struct LatencyOptions {
   int warmup = 10;              // untimed passes first (primitive caches, page faults, clocks)
   int runs = 50;                // timed passes
   bool fold_batch_norm = true;  // false: batch norms run as their own primitives (for comparison)
+  Precision precision = Precision::fp32;  // bf16 needs bf16_supported()
 };
 
 // Throws std::invalid_argument naming the option and its valid range.
@@ -25,6 +27,7 @@ struct LatencyResult {
   double cv = 0;  // coefficient of variation of the timed runs (sd / mean)
   int runs = 0, threads = 0;
   int folded_batch_norms = 0;
+  Precision precision = Precision::fp32;
   std::vector<double> samples_ms;  // every timed run, in order
 };
 

@@ -29,7 +29,7 @@ void concat_backward(LowerContext& ctx) {
   memory sliced = out_diff;
   if (!aligned) {
     sliced = ctx.scratch(Scratch::output_grad,
-                         memory::desc(nchw_dims(N, ctx.layer().out), memory::data_type::f32,
+                         memory::desc(nchw_dims(N, ctx.layer().out), ctx.out().md.data_type(),
                                       memory::format_tag::nchw));
     ctx.backward_reorder(out_diff, sliced, false, "bwd concat");
   }
@@ -57,9 +57,11 @@ void concat_backward(LowerContext& ctx) {
 void lower_concat(LowerContext& ctx) {
   const int n = ctx.inputs();
   std::vector<memory::desc> srcs;
+  std::vector<memory> src_values;
   bool blocked16 = true;
   for (int s = 0; s < n; ++s) {
-    srcs.push_back(ctx.in(s).md);
+    src_values.push_back(same_type_input(ctx, s));
+    srcs.push_back(src_values.back().get_desc());
     blocked16 = blocked16 && dnnl_compat::channel_block(ctx.in(s).md) == 16 &&
                 dnnl_compat::batch_outermost(ctx.in(s).md);
   }
@@ -68,7 +70,7 @@ void lower_concat(LowerContext& ctx) {
   // the sources' own nChw16c instead. Larger batches keep oneDNN's choice.
   const std::optional<memory::desc> dst =
       ctx.batch() == 1 && blocked16
-          ? std::optional(memory::desc(nchw_dims(1, ctx.layer().out), memory::data_type::f32,
+          ? std::optional(memory::desc(nchw_dims(1, ctx.layer().out), ctx.act_dt(),
                                        memory::format_tag::nChw16c))
           : std::nullopt;
   const dnnl::concat::primitive_desc pd =
@@ -77,7 +79,7 @@ void lower_concat(LowerContext& ctx) {
   ctx.note_impl("fwd", pd);
   ctx.make_output(pd.dst_desc());
   Args args{{DNNL_ARG_DST, ctx.out().value}};
-  for (int s = 0; s < n; ++s) args[DNNL_ARG_MULTIPLE_SRC + s] = ctx.in(s).value;
+  for (int s = 0; s < n; ++s) args[DNNL_ARG_MULTIPLE_SRC + s] = src_values[s];
   ctx.forward(dnnl::concat(pd), pd, args, "fwd concat");
   concat_backward(ctx);
 }

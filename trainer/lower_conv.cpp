@@ -17,7 +17,8 @@ using dt = memory::data_type;
 struct ConvGeometry {
   Shape in;
   memory::dims strides, dilates, pad_l, pad_r, wdims;
-  memory::desc src_any, w_any, dst_any;
+  memory::desc src_any, w_any, dst_any;  // in the activation data type
+  memory::desc diff_w_any;               // f32: the gradient of the f32 master weights
   bool grouped = false;
 };
 
@@ -37,9 +38,11 @@ ConvGeometry conv_geometry(const LowerContext& ctx) {
   g.wdims = g.grouped ? memory::dims{l.groups, l.out.c / l.groups, g.in.c / l.groups, l.kernel_h,
                                      l.kernel_w}
                       : memory::dims{l.out.c, g.in.c, l.kernel_h, l.kernel_w};
-  g.src_any = memory::desc(nchw_dims(N, g.in), dt::f32, tag::any);
-  g.w_any = memory::desc(g.wdims, dt::f32, tag::any);
-  g.dst_any = memory::desc(nchw_dims(N, l.out), dt::f32, tag::any);
+  const dt act = ctx.act_dt();
+  g.src_any = memory::desc(nchw_dims(N, g.in), act, tag::any);
+  g.w_any = memory::desc(g.wdims, act, tag::any);
+  g.dst_any = memory::desc(nchw_dims(N, l.out), act, tag::any);
+  g.diff_w_any = memory::desc(g.wdims, dt::f32, tag::any);
   return g;
 }
 
@@ -62,7 +65,8 @@ bool use_custom_depthwise(const LowerContext& ctx, const ConvGeometry& g,
           bwdw_impl.find("ref") != std::string::npos) &&
          dnnl_compat::channel_block(fwd_pd.src_desc()) == 16 &&
          dnnl_compat::channel_block(fwd_pd.dst_desc()) == 16 &&
-         fwd_pd.weights_desc() == memory::desc(g.wdims, dt::f32, tag::Goihw16g) && l.kernel_w <= 16;
+         fwd_pd.weights_desc() == memory::desc(g.wdims, ctx.act_dt(), tag::Goihw16g) &&
+         l.kernel_w <= 16;
 }
 
 void conv_backward_weights(LowerContext& ctx, const ConvGeometry& g,
@@ -72,8 +76,8 @@ void conv_backward_weights(LowerContext& ctx, const ConvGeometry& g,
   const memory dd = ctx.out().diff;
   dnnl::convolution_backward_weights::primitive_desc bwdw_pd(
       dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, g.src_any,
-                                               g.w_any, g.dst_any, g.strides, g.dilates, g.pad_l,
-                                               g.pad_r),
+                                               g.diff_w_any, g.dst_any, g.strides, g.dilates,
+                                               g.pad_l, g.pad_r),
       ctx.attr(), ctx.engine(), fwd_pd);
   const std::string bwdw_impl = dnnl_compat::impl_name(bwdw_pd);
   if (use_custom_depthwise(ctx, g, fwd_pd, bwdw_impl)) {
@@ -82,14 +86,24 @@ void conv_backward_weights(LowerContext& ctx, const ConvGeometry& g,
         ctx.batch(), g.in.c,     g.in.h,     g.in.w,  l.out.h, l.out.w,      l.kernel_h,
         l.kernel_w,  l.stride_h, l.stride_w, l.pad_h, l.pad_w, l.dilation_h, l.dilation_w};
     const memory src = conv_src;
-    ctx.backward(
-        [k, src, dd, dw] {
-          kernels::depthwise_backward_weights_nchw16c(
-              k, static_cast<const float*>(src.get_data_handle()),
-              static_cast<const float*>(dd.get_data_handle()),
-              static_cast<float*>(dw.get_data_handle()));
-        },
-        "bwd_w " + phase);
+    if (ctx.act_dt() == dt::bf16)
+      ctx.backward(
+          [k, src, dd, dw] {
+            kernels::depthwise_backward_weights_nchw16c_bf16(
+                k, static_cast<const uint16_t*>(src.get_data_handle()),
+                static_cast<const uint16_t*>(dd.get_data_handle()),
+                static_cast<float*>(dw.get_data_handle()));
+          },
+          "bwd_w " + phase);
+    else
+      ctx.backward(
+          [k, src, dd, dw] {
+            kernels::depthwise_backward_weights_nchw16c(
+                k, static_cast<const float*>(src.get_data_handle()),
+                static_cast<const float*>(dd.get_data_handle()),
+                static_cast<float*>(dw.get_data_handle()));
+          },
+          "bwd_w " + phase);
     return;
   }
   ctx.note("bwd_weights: " + bwdw_impl);
@@ -128,17 +142,25 @@ void lower_conv(LowerContext& ctx) {
       ctx.attr(), ctx.engine());
   ctx.note_impl("fwd", fwd_pd);
   ctx.make_output(fwd_pd.dst_desc());
-  // Weights live in the primitive's layout; the plain layout is for init and files.
+  // Weights live in the primitive's layout (f32 master weights in bf16 too, in the same
+  // blocking); the plain layout is for init and files.
   const ParamMemory w =
       ctx.make_param("weights", ParamRole::weights,
                      memory::desc(g.wdims, dt::f32, g.grouped ? tag::goihw : tag::oihw),
-                     fwd_pd.weights_desc(), ctx.network().layer_params(ctx.index()));
+                     dnnl_compat::with_data_type(fwd_pd.weights_desc(), dt::f32),
+                     ctx.network().layer_params(ctx.index()));
+  const std::string phase = conv_kind(l);
+  // bf16: the primitives read a bf16 copy of the master weights, refreshed every pass.
+  memory weights = w.value;
+  if (fwd_pd.weights_desc() != w.value.get_desc()) {
+    weights = ctx.program().alloc(fwd_pd.weights_desc());
+    ctx.forward_reorder(w.value, weights, "fwd weights to bf16");
+  }
   // Source: reorder only when the producer's layout differs from the one conv wants.
   const memory conv_src = ctx.forward_input(ctx.in(0).value, fwd_pd.src_desc());
-  const std::string phase = conv_kind(l);
   const dnnl::convolution_forward conv(fwd_pd);
   const Args args{
-      {DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, w.value}, {DNNL_ARG_DST, ctx.out().value}};
+      {DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, ctx.out().value}};
   if (ctx.fold_bn() < 0) {
     ctx.forward(conv, fwd_pd, args, "fwd " + phase);
   } else {
@@ -155,7 +177,7 @@ void lower_conv(LowerContext& ctx) {
             memory::desc(g.wdims, dt::f32, g.grouped ? tag::goihw : tag::oihw)});
   }
   conv_backward_weights(ctx, g, fwd_pd, conv_src, w.diff, phase);
-  if (ctx.src_grad()) conv_backward_data(ctx, g, fwd_pd, w.value, phase);
+  if (ctx.src_grad()) conv_backward_data(ctx, g, fwd_pd, weights, phase);
 }
 
 }  // namespace cf::detail

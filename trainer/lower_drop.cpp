@@ -15,16 +15,27 @@ namespace {
 struct DropMask {
   float* mask = nullptr;
   bool per_image = false;
-  int64_t count = 0;  // floats in the tensor
+  bool bf16 = false;  // the tensor holds bfloat16 values, else float
+  int64_t count = 0;  // values in the tensor
   int batch = 0;
 };
 
 // dst = src * mask, per image or per element.
-void apply_mask(const DropMask& m, const float* src, float* dst) {
+template <typename T>
+void apply_mask(const DropMask& m, const T* src, T* dst) {
   if (m.per_image)
     kernels::scale_images(src, dst, m.mask, m.batch, m.count / m.batch);
   else
     kernels::multiply(src, m.mask, dst, m.count);
+}
+
+void apply_mask(const DropMask& m, const memory& src, const memory& dst) {
+  if (m.bf16)
+    apply_mask(m, static_cast<const uint16_t*>(src.get_data_handle()),
+               static_cast<uint16_t*>(dst.get_data_handle()));
+  else
+    apply_mask(m, static_cast<const float*>(src.get_data_handle()),
+               static_cast<float*>(dst.get_data_handle()));
 }
 
 void drop_forward_train(LowerContext& ctx, const DropMask& m, const memory& src,
@@ -47,8 +58,7 @@ void drop_forward_train(LowerContext& ctx, const DropMask& m, const memory& src,
         const float keep = 1.0f - p;
         for (int64_t k = 0; k < n_mask; ++k)
           m.mask[k] = prog->state.rng->uniform01() < keep ? 1.0f / keep : 0.0f;
-        apply_mask(m, static_cast<const float*>(src.get_data_handle()),
-                   static_cast<float*>(dst.get_data_handle()));
+        apply_mask(m, src, dst);
       },
       "fwd " + ctx.kind_name());
 }
@@ -69,7 +79,8 @@ void lower_drop(LowerContext& ctx) {
   // Multiplier per image (drop path) or per element (dropout), drawn each training step.
   DropMask m;
   m.per_image = l.kind == LayerKind::drop_path;
-  m.count = static_cast<int64_t>(bytes / sizeof(float));
+  m.bf16 = md.data_type() == memory::data_type::bf16;
+  m.count = static_cast<int64_t>(bytes / memory::data_type_size(md.data_type()));
   m.batch = ctx.batch();
   m.mask = ctx.program().alloc_floats(m.per_image ? static_cast<size_t>(m.batch)
                                                   : static_cast<size_t>(m.count));
@@ -77,12 +88,7 @@ void lower_drop(LowerContext& ctx) {
   if (!ctx.src_grad()) return;
   const memory dd = ctx.out().diff;
   ctx.backward_to_input(0, md, [&](const memory& target) {
-    ctx.backward(
-        [dd, target, m] {
-          apply_mask(m, static_cast<const float*>(dd.get_data_handle()),
-                     static_cast<float*>(target.get_data_handle()));
-        },
-        "bwd " + ctx.kind_name());
+    ctx.backward([dd, target, m] { apply_mask(m, dd, target); }, "bwd " + ctx.kind_name());
   });
 }
 

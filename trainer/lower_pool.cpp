@@ -19,7 +19,8 @@ void lower_pool(LowerContext& ctx) {
       global ? memory::dims{0, 0}
              : memory::dims{pad_end(is.h, l.out.h, l.kernel_h, l.stride_h, l.pad_h),
                             pad_end(is.w, l.out.w, l.kernel_w, l.stride_w, l.pad_w)};
-  const memory::desc dst_any(nchw_dims(N, l.out), memory::data_type::f32, memory::format_tag::any);
+  const memory::data_type type = ctx.in(0).md.data_type();
+  const memory::desc dst_any(nchw_dims(N, l.out), type, memory::format_tag::any);
   dnnl::pooling_forward::primitive_desc fwd_pd(
       dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, alg, ctx.in(0).md, dst_any,
                                   strides, kernel, pad_l, pad_r),
@@ -35,7 +36,7 @@ void lower_pool(LowerContext& ctx) {
   }
   ctx.forward(dnnl::pooling_forward(fwd_pd), fwd_pd, args, "fwd " + kind);
   if (!ctx.src_grad()) return;
-  const memory::desc src_any(nchw_dims(N, is), memory::data_type::f32, memory::format_tag::any);
+  const memory::desc src_any(nchw_dims(N, is), type, memory::format_tag::any);
   dnnl::pooling_backward::primitive_desc bwd_pd(
       dnnl::pooling_backward::desc(alg, src_any, ctx.out().md, strides, kernel, pad_l, pad_r),
       ctx.attr(), ctx.engine(), fwd_pd);

@@ -7,7 +7,7 @@
 namespace cf::detail {
 
 void lower_zero(LowerContext& ctx) {
-  ctx.make_output(memory::desc(nchw_dims(ctx.batch(), ctx.layer().out), memory::data_type::f32,
+  ctx.make_output(memory::desc(nchw_dims(ctx.batch(), ctx.layer().out), ctx.act_dt(),
                                memory::format_tag::nchw));
   const memory dst = ctx.out().value;
   const size_t bytes = ctx.out().md.get_size();

@@ -41,6 +41,13 @@ static_assert(lowerings_in_enum_order(), "kLowerings must be indexed by LayerKin
 
 }  // namespace
 
+memory same_type_input(LowerContext& ctx, int slot) {
+  const memory& value = ctx.in(slot).value;
+  const memory::desc& md = ctx.in(slot).md;
+  if (md.data_type() == ctx.act_dt()) return value;
+  return ctx.forward_input(value, dnnl_compat::with_data_type(md, ctx.act_dt()));
+}
+
 void lower_input(LowerContext& ctx) {
   ctx.make_output(memory::desc(nchw_dims(ctx.batch(), ctx.layer().out), memory::data_type::f32,
                                memory::format_tag::nchw));

@@ -45,6 +45,10 @@ class LowerContext {
   const Network& network() const { return network_; }
   const ExecutorOptions& options() const { return options_; }
   int batch() const { return options_.batch; }
+  // Data type of the activations a layer creates (the input images and the logits stay f32).
+  memory::data_type act_dt() const {
+    return options_.precision == Precision::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  }
   std::string kind_name() const { return std::string(layer_kind_name(layer().kind)); }
   Program& program() { return program_; }
   dnnl::engine& engine() { return program_.engine; }
@@ -129,6 +133,10 @@ class LowerContext {
   std::vector<std::vector<Step>> bwd_by_layer_;
   int layer_ = 0;
 };
+
+// Input `slot`'s value in the activation data type: itself, or a converted copy (an f32
+// input image joined with bf16 activations).
+memory same_type_input(LowerContext& ctx, int slot);
 
 using LowerFn = void (*)(LowerContext&);
 

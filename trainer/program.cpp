@@ -98,12 +98,21 @@ void Program::deliver(std::vector<Step>& list, bool first, int target, const mem
   Tensor& t = tensors[target];
   const bool same = src.get_desc() == t.md;
   if (same && !first) {
-    const size_t count = t.md.get_size() / sizeof(float);
     memory dst = t.diff;
+    if (t.md.data_type() == memory::data_type::bf16) {
+      const auto count = static_cast<int64_t>(t.md.get_size() / sizeof(uint16_t));
+      list.push_back({[src, dst, count] {
+                        kernels::accumulate_bf16(
+                            static_cast<uint16_t*>(dst.get_data_handle()),
+                            static_cast<const uint16_t*>(src.get_data_handle()), count);
+                      },
+                      phase});
+      return;
+    }
+    const auto count = static_cast<int64_t>(t.md.get_size() / sizeof(float));
     list.push_back({[src, dst, count] {
                       kernels::accumulate(static_cast<float*>(dst.get_data_handle()),
-                                          static_cast<const float*>(src.get_data_handle()),
-                                          static_cast<int64_t>(count));
+                                          static_cast<const float*>(src.get_data_handle()), count);
                     },
                     phase});
     return;

@@ -344,6 +344,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
     ExecutorOptions eo;
     eo.batch = batch / shard_count;
     eo.drop_path = options.drop_path > 0.0f;
+    eo.precision = usable_precision(options.precision);
     owned = std::make_unique<Executor>(network, eo);
     executor = owned.get();
   }

@@ -29,6 +29,8 @@ struct TrainOptions {
   int cutout = 0;
   InitScheme init = InitScheme::torch_default;  // fresh weights (not when resuming or loading)
   int threads = 2;
+  // bf16 on a CPU without native bf16 trains in fp32 with a warning (usable_precision).
+  Precision precision = Precision::fp32;
   uint64_t seed = 0;
   int64_t memory_limit_bytes = int64_t{16} << 30;
   bool evaluate_every_epoch = true;

@@ -17,6 +17,19 @@ namespace cf::cli {
 
 namespace po = boost::program_options;
 
+namespace {
+
+// "<config file stem>-<16 hex digits of the FNV-1a hash of every resolved setting>".
+std::string setting_dir(const std::string& config_file, const TrainConfig& tc) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char ch : ini_text(tc.values)) h = (h ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::filesystem::path(config_file).stem().string() + "-" + hex;
+}
+
+}  // namespace
+
 int run_fidelity(const Args& args) {
   const std::string usage_line =
       "cellforge fidelity RUN_DIR --sample K --config TRAIN_CONFIG [--set key=value ...]";
@@ -55,8 +68,10 @@ int run_fidelity(const Args& args) {
   NetworkSpec spec = tc.network;
   spec.input = data.train.shape;
   spec.classes = data.train.classes;
-  const auto out_root = std::filesystem::path(run_dir) / "fidelity";
+  // One directory per training setting: a retraining is reused only under the same settings.
+  const auto out_root = std::filesystem::path(run_dir) / "fidelity" / setting_dir(config_file, tc);
   std::filesystem::create_directories(out_root);
+  std::printf("retrainings in %s\n", out_root.string().c_str());
   std::vector<double> proxy, full;
   std::printf("%-6s  %-16s  %8s  %8s\n", "id", "hash", "proxy", "full");
   for (const auto& c : picked) {
@@ -94,8 +109,11 @@ int run_fidelity(const Args& args) {
   const double tau = kendall_tau(proxy, full);
   std::printf("Kendall tau between proxy and full-size accuracy over %d candidates: %.3f\n", sample,
               tau);
-  store.add_event("fidelity", "Kendall tau " + std::to_string(tau) + " over " +
-                                  std::to_string(sample) + " candidates (" + config_file + ")");
+  // The campaign's own database was opened read-only (a running campaign may hold it); only
+  // the event needs write access.
+  ResultsStore(std::filesystem::path(run_dir) / "results.sqlite", StoreAccess::write)
+      .add_event("fidelity", "Kendall tau " + std::to_string(tau) + " over " +
+                                 std::to_string(sample) + " candidates (" + config_file + ")");
   return 0;
 }
 

@@ -14,8 +14,8 @@ namespace po = boost::program_options;
 int run_latency(const Args& args) {
   const std::string usage_line =
       "cellforge latency --arch NAME|FILE|NB201_STRING [stacking options] [--threads T] "
-      "[--runs N] [--warmup N] [--json]";
-  std::string space, arch;
+      "[--runs N] [--warmup N] [--precision fp32|bf16] [--json]";
+  std::string space, arch, precision = "fp32";
   bool json = false;
   LatencyOptions latency;
   StackingOptions stacking;
@@ -29,13 +29,19 @@ int run_latency(const Args& args) {
       "warmup", po::value(&latency.warmup)->default_value(10), "untimed passes first")(
       "no-fold", po::bool_switch(),
       "run batch norms as their own primitives instead of folding them into the convolutions")(
-      "json", po::bool_switch(&json), "print one JSON object (with every timed run)");
+      "precision", po::value(&precision)->default_value(precision),
+      "fp32 | bf16 (bfloat16 activations and convolution weights; needs avx512_bf16, else fp32 "
+      "with a warning)")("json", po::bool_switch(&json),
+                         "print one JSON object (with every timed run)");
   add_stacking_options(options, stacking);
   add_space_option(options, space);
   po::variables_map vm;
   if (!parse_args(args, options, usage_line, vm)) return 0;
   const std::string usage = usage_text(usage_line, options);
   latency.fold_batch_norm = !vm["no-fold"].as<bool>();
+  if (precision != "fp32" && precision != "bf16")
+    throw UsageError("--precision: '" + precision + "' is not one of fp32,bf16", usage);
+  latency.precision = usable_precision(precision == "bf16" ? Precision::bf16 : Precision::fp32);
   try {
     validate(latency);
   } catch (const std::invalid_argument& e) {
@@ -67,6 +73,7 @@ int run_latency(const Args& args) {
                                 {"mean_ms", r.mean_ms},
                                 {"cv", r.cv},
                                 {"folded_batch_norms", r.folded_batch_norms},
+                                {"precision", precision_name(r.precision)},
                                 {"samples_ms", r.samples_ms}}
                      .dump()
               << "\n";
@@ -79,7 +86,8 @@ int run_latency(const Args& args) {
       "%d runs after %d warm-up)\n",
       r.median_ms, r.threads, r.threads == 1 ? "" : "s", r.min_ms, r.mean_ms, 100 * r.cv, r.runs,
       latency.warmup);
-  std::printf("inference %d batch norms folded into their convolutions\n", r.folded_batch_norms);
+  std::printf("inference %d batch norms folded into their convolutions, %s\n", r.folded_batch_norms,
+              precision_name(r.precision));
   return 0;
 }
 

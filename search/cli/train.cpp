@@ -64,6 +64,7 @@ struct TrainFlags {
   std::string from, config_file, out_dir, flip = "auto", threads = "auto", init = "uniform_fan_in",
                                           decay_scope = "weights", save_init, save_trace;
   std::string channels = "auto", image_size = "auto", resize = "resize", crop_padding = "auto";
+  std::string precision = "fp32";
   bool skip_bad_images = false;
   std::vector<std::string> sets;
   int rank = 1;
@@ -129,6 +130,9 @@ void add_train_options(po::options_description& options, TrainFlags& f) {
                                                                 "also report test-set accuracy")(
       "threads", po::value(&f.threads)->default_value(f.threads),
       "CPU threads, or auto: the CPUs this process may use (affinity, cgroup quota)")(
+      "precision", po::value(&f.precision)->default_value(f.precision),
+      "fp32 | bf16 (bfloat16 activations, fp32 master weights; needs avx512_bf16, else fp32 "
+      "with a warning); with --config it overrides train.precision")(
       "seed", po::value(&f.opts.seed)->default_value(f.opts.seed),
       "seed (init, split, order, augmentation)")(
       "memory-limit-gb", po::value(&f.memory_limit_gib)->default_value(f.memory_limit_gib),
@@ -203,6 +207,7 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
       {"train.init", f.init, "--init"},
       {"train.decay_scope", f.decay_scope, "--decay-scope"},
       {"train.threads", f.threads, "--threads"},
+      {"train.precision", f.precision, "--precision"},
       {"train.seed", std::to_string(f.opts.seed), "--seed"},
       {"train.memory_limit_gb", num(f.memory_limit_gib), "--memory-limit-gb"},
   };
@@ -213,12 +218,15 @@ TrainConfig settings_from_flags(const TrainFlags& f, const po::variables_map& vm
   }
 }
 
-// --config with --threads: the file's settings plus the thread count, checked again.
-TrainConfig config_with_threads(const TrainFlags& f, const std::string& usage) {
+// --config with --threads or --precision (how to run, not what to train): the file's settings
+// plus the flags given, checked again.
+TrainConfig config_with_flags(const TrainFlags& f, const po::variables_map& vm,
+                              const std::string& usage) {
   TrainConfig tc = load_train_config(f.config_file, f.sets);
   std::vector<Setting> all;
   for (const auto& [key, value] : tc.values) all.push_back({key, value, f.config_file});
-  all.push_back({"train.threads", f.threads, "--threads"});
+  if (!vm["threads"].defaulted()) all.push_back({"train.threads", f.threads, "--threads"});
+  if (!vm["precision"].defaulted()) all.push_back({"train.precision", f.precision, "--precision"});
   try {
     return train_config_from_settings(all);
   } catch (const ConfigError& e) {
@@ -266,8 +274,9 @@ std::optional<TrainRequest> parse_train_request(const Args& args) {
                          usage);
     if (f.skip_bad_images)
       throw UsageError("--skip-bad-images cannot be combined with --config; use --set", usage);
-    r.config = vm["threads"].defaulted() ? load_train_config(f.config_file, f.sets)
-                                         : config_with_threads(f, usage);
+    r.config = vm["threads"].defaulted() && vm["precision"].defaulted()
+                   ? load_train_config(f.config_file, f.sets)
+                   : config_with_flags(f, vm, usage);
   } else {
     if (!f.sets.empty()) throw UsageError("--set needs --config", usage);
     if (!f.arch.empty()) {
@@ -357,17 +366,19 @@ void record_result(const TrainRequest& r, const ChosenArch& arch, const Network&
                    const TrainResult& result, const DataSplits& data) {
   const TrainFlags& f = r.flags;
   const std::filesystem::path out = f.out_dir;
-  nlohmann::json record = {{"arch", arch.label},
-                           {"hash", arch.hash},
-                           {"params", network.params()},
-                           {"macs", network.macs()},
-                           {"notation", network.notation()},
-                           {"valid_accuracy", result.valid_accuracy},
-                           {"test_accuracy", result.test_accuracy},
-                           {"epochs", r.config.train.epochs},
-                           {"class_names", data.class_names},
-                           {"seconds", result.seconds},
-                           {"finished_at", utc_now()}};
+  nlohmann::json record = {
+      {"arch", arch.label},
+      {"hash", arch.hash},
+      {"params", network.params()},
+      {"macs", network.macs()},
+      {"notation", network.notation()},
+      {"valid_accuracy", result.valid_accuracy},
+      {"test_accuracy", result.test_accuracy},
+      {"epochs", r.config.train.epochs},
+      {"precision", precision_name(usable_precision(r.config.train.precision))},
+      {"class_names", data.class_names},
+      {"seconds", result.seconds},
+      {"finished_at", utc_now()}};
   write_file_atomic(out / "result.json", record.dump(2) + "\n");
   if (!f.from.empty()) {
     ResultsStore store(std::filesystem::path(f.from) / "results.sqlite", StoreAccess::write);
@@ -386,6 +397,7 @@ void print_result(const TrainRequest& r, const Network& network, const TrainResu
                           {"macs", network.macs()},
                           {"notation", network.notation()},
                           {"valid_accuracy", result.valid_accuracy},
+                          {"precision", precision_name(usable_precision(r.config.train.precision))},
                           {"seconds", result.seconds}};
     if (test) out["test_accuracy"] = result.test_accuracy;
     nlohmann::json epochs = nlohmann::json::array();
@@ -434,6 +446,7 @@ Network network_for(const TrainRequest& r, const ChosenArch& arch, const DataSpl
 // --threads auto divides them (unless the launcher already bound each rank to its own CPUs).
 TrainOptions options_for(const TrainRequest& r, const Ranks& ranks) {
   TrainOptions opts = r.config.train;
+  opts.precision = usable_precision(opts.precision);
   if (ranks.group && r.flags.threads == "auto" && ranks.group->local_size() > 1 &&
       static_cast<long>(cpu_budget().affinity) >= sysconf(_SC_NPROCESSORS_ONLN))
     opts.threads = std::max(1, usable_cpus() / ranks.group->local_size());
@@ -448,10 +461,11 @@ void print_header(const ChosenArch& arch, const Network& network, const DataSpli
                   const TrainOptions& opts, const Ranks& ranks) {
   std::printf(
       "training %s %s (%.2fM params, %.1fM MACs) on %s: %d train / %d valid images, "
-      "%d epochs, batch %d, %d threads",
+      "%d epochs, batch %d, %d threads, %s",
       arch.arch.name().empty() ? arch.label.c_str() : arch.arch.name().c_str(),
       network.notation().c_str(), network.params() / 1e6, network.macs() / 1e6, data.name.c_str(),
-      data.train.count, data.valid.count, opts.epochs, opts.batch, opts.threads);
+      data.train.count, data.valid.count, opts.epochs, opts.batch, opts.threads,
+      precision_name(opts.precision));
   if (ranks.group)
     std::printf(" per rank, %d data-parallel ranks (%d images each per batch)", ranks.count(),
                 opts.batch / ranks.count());
@@ -475,6 +489,7 @@ int train_on(TrainRequest& r, const Ranks& ranks) {
   ExecutorOptions eo;
   eo.batch = local_batch;
   eo.drop_path = opts.drop_path > 0.0f;
+  eo.precision = opts.precision;
   Executor executor(network, eo);
   if (!f.load.empty()) load_weights(executor, f.load);
   std::optional<TrainCheckpoint> checkpoint = prepare_output(r, executor, arch.arch, writer);
