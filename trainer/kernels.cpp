@@ -40,6 +40,18 @@ inline float bf16_to_float(uint16_t h) {
   return f;
 }
 
+// 16 floats to bfloat16, rounded to nearest even, NaN kept NaN (branch-free: it vectorises).
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+inline void store16(uint16_t* p, vec16 v) {
+  u32x16 bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const i32x16 nan = (bits & 0x7fffffffu) > 0x7f800000u;
+  const u32x16 rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const u32x16 quiet = (bits >> 16) | 0x40u;
+  const u16x16 h = __builtin_convertvector(nan ? quiet : rounded, u16x16);
+  std::memcpy(p, &h, sizeof h);
+}
+
 // Round to nearest even, as oneDNN's reorders do; NaN stays NaN.
 inline uint16_t float_to_bf16(float f) {
   uint32_t bits;
@@ -270,8 +282,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void accumulate(flo
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void accumulate_bf16(
     uint16_t* dst, const uint16_t* src, int64_t count) {
+  const int64_t vectors = count / kBlock;
 #pragma omp parallel for schedule(static) if (count > (1 << 16))
-  for (int64_t i = 0; i < count; ++i)
+  for (int64_t v = 0; v < vectors; ++v)
+    store16(dst + v * kBlock, load16(dst + v * kBlock) + load16(src + v * kBlock));
+  for (int64_t i = vectors * kBlock; i < count; ++i)
     dst[i] = float_to_bf16(bf16_to_float(dst[i]) + bf16_to_float(src[i]));
 }
 
