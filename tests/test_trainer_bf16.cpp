@@ -363,14 +363,19 @@ TEST_CASE("bf16 NASNet-A runs on native bf16 kernels, folded inference matches u
   o.batch = 8;
   o.precision = cf::Precision::bf16;
   cf::Executor ex(net, o);
-  int bf16_convs = 0;
+  int bf16_convs = 0, custom_depthwise = 0;
   for (const auto& impl : ex.implementations()) {
     INFO(impl);
     CHECK(impl.find("ref:") == std::string::npos);  // no reference (slow) kernel anywhere
+    // No gemm fallback either: 5x5 and 7x7 depthwise backward-weights run cellforge's kernel.
+    CHECK(impl.find("bwd_weights: gemm") == std::string::npos);
+    CHECK(impl.find("bwd_weights: x64:gemm") == std::string::npos);
     bf16_convs +=
         impl.find("fwd: jit") != std::string::npos && impl.find("bf16") != std::string::npos;
+    custom_depthwise += impl.find("cellforge depthwise") != std::string::npos;
   }
   CHECK(bf16_convs > 20);
+  CHECK(custom_depthwise >= 4);  // the depthwise convs of NASNet-A's 5x5 and 7x7 separable convs
   // Folded and unfolded inference of one bf16 network with the same weights.
   cf::ExecutorOptions of = o;
   of.fold_batch_norm = true;
