@@ -49,7 +49,7 @@ enum class Axis { linear, log_count, milliseconds };
 // A scatter/line chart as inline SVG.
 std::string chart_svg(const std::string& id, const std::string& title, const std::string& x_label,
                       const std::string& y_label, const std::vector<Point>& points,
-                      const std::vector<Point>& line, Axis axis) {
+                      const std::vector<std::vector<Point>>& lines, Axis axis) {
   const bool log_x = axis == Axis::log_count;
   const double width = 560, height = 320, left = 60, right = 20, top = 30, bottom = 45;
   std::ostringstream s;
@@ -87,7 +87,8 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
     << escape(x_label) << "</text>";
   s << "<text x=\"14\" y=\"" << (top + height - bottom) / 2 << "\" text-anchor=\"middle\" class=\"label\" transform=\"rotate(-90 14 "
     << (top + height - bottom) / 2 << ")\">" << escape(y_label) << "</text>";
-  if (line.size() > 1) {
+  for (const auto& line : lines) {
+    if (line.size() < 2) continue;
     s << "<polyline class=\"line\" points=\"";
     for (const auto& p : line) s << px(p.x) << "," << py(p.y) << " ";
     s << "\"/>";
@@ -98,6 +99,44 @@ std::string chart_svg(const std::string& id, const std::string& title, const std
       << (p.highlight ? " (Pareto front)" : "") << "</title></circle>";
   s << "</svg>";
   return s.str();
+}
+
+// Successive halving: per rung, its evaluations and best result; then every evaluation as a
+// point at its epochs, each promoted candidate's results joined by a line.
+std::string rungs_html(const ReportInput& in) {
+  const size_t count = in.rung_epochs.size();
+  std::vector<int> done(count), failed(count), pending(count);
+  std::vector<double> best(count, -1);
+  std::map<int64_t, std::vector<Point>> paths;
+  std::vector<Point> points;
+  for (const EvaluationRecord& e : in.evaluations) {
+    if (e.rung < 0 || static_cast<size_t>(e.rung) >= count) continue;
+    const auto k = static_cast<size_t>(e.rung);
+    if (e.status == CandidateStatus::pending) ++pending[k];
+    if (e.status == CandidateStatus::failed) ++failed[k];
+    if (e.status != CandidateStatus::done || !e.accuracy) continue;
+    ++done[k];
+    best[k] = std::max(best[k], 100 * *e.accuracy);
+    if (e.reused_from) continue;
+    const Point p{static_cast<double>(e.epochs), 100 * *e.accuracy, e.candidate, e.rung > 0};
+    points.push_back(p);
+    paths[e.candidate].push_back(p);
+  }
+  std::vector<std::vector<Point>> lines;
+  for (auto& [candidate, path] : paths)
+    if (path.size() > 1) lines.push_back(std::move(path));
+  std::ostringstream h;
+  h << "<h2>Successive halving</h2>\n<table id=\"rungs\"><tr><th>rung</th><th>epochs</th>"
+       "<th>done</th><th>failed</th><th>pending</th><th>best accuracy</th></tr>";
+  for (size_t k = 0; k < count; ++k)
+    h << "<tr><td>" << k << "</td><td>" << in.rung_epochs[k] << "</td><td>" << done[k]
+      << "</td><td>" << failed[k] << "</td><td>" << pending[k] << "</td><td>"
+      << (best[k] >= 0 ? fmt(best[k]) + "%" : "-") << "</td></tr>";
+  h << "</table>\n<div class=\"charts\">"
+    << chart_svg("chart-rungs", "Promotions: accuracy at each rung (red: promoted)",
+                 "training epochs", "validation accuracy (%)", points, lines, Axis::linear)
+    << "</div>\n";
+  return h.str();
 }
 
 }  // namespace
@@ -147,9 +186,12 @@ std::string campaign_report_html(const ReportInput& in) {
   };
   std::string objectives;
   for (const auto& o : in.front_objectives) objectives += (objectives.empty() ? "" : ", ") + o;
+  // A higher rung (more epochs, successive halving) ranks first, as in `top`.
   std::vector<const CandidateRecord*> top = done;
-  std::stable_sort(top.begin(), top.end(),
-                   [](const CandidateRecord* a, const CandidateRecord* b) { return *a->accuracy > *b->accuracy; });
+  std::stable_sort(top.begin(), top.end(), [](const CandidateRecord* a, const CandidateRecord* b) {
+    return a->rung != b->rung ? a->rung > b->rung : *a->accuracy > *b->accuracy;
+  });
+  const bool with_rungs = !in.rung_epochs.empty();
   if (static_cast<int>(top.size()) > in.top) top.resize(in.top);
 
   std::ostringstream h;
@@ -184,20 +226,30 @@ std::string campaign_report_html(const ReportInput& in) {
   h << "<h2>Time</h2><p id=\"time\">" << fmt(train_seconds / 3600, 2) << " h of candidate training (" << fmt(train_seconds, 0)
     << " s); campaign from " << escape(first_at) << " to " << escape(last_at) << ".</p>\n";
   h << "<h2>Charts</h2><div class=\"charts\">\n"
-    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate", "validation accuracy (%)", acc_points, best_line, Axis::linear)
-    << "\n" << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters", "accuracy (%)", params_points, front, Axis::log_count)
-    << "\n" << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)", macs_points, {}, Axis::log_count);
+    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate",
+                 "validation accuracy (%)", acc_points, {best_line}, Axis::linear)
+    << "\n"
+    << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters",
+                 "accuracy (%)", params_points, {front}, Axis::log_count)
+    << "\n"
+    << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)",
+                 macs_points, {}, Axis::log_count);
   if (with_latency)
     h << "\n" << chart_svg("chart-latency", "Accuracy against latency", "inference latency (ms, batch 1)", "accuracy (%)", latency_points, {}, Axis::milliseconds);
   h << "\n</div>\n";
   if (!objectives.empty())
     h << "<p id=\"front-note\">Red points: the Pareto front over " << escape(objectives) << " (" << in.front.size() << " candidates).</p>\n";
-  h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th><th>accuracy</th><th>params</th><th>MACs</th>"
+  if (with_rungs) h << rungs_html(in);
+  h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th>"
+    << (with_rungs ? "<th>rung</th>" : "") << "<th>accuracy</th><th>params</th><th>MACs</th>"
     << (with_latency ? "<th>latency (ms)</th>" : "") << "<th>seconds</th><th>front</th></tr>";
   int rank = 1;
   for (const auto* c : top) {
-    h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << escape(c->hash) << "</code></td><td>" << fmt(100 * *c->accuracy)
-      << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td>";
+    h << "<tr><td>" << rank++ << "</td><td>" << c->id << "</td><td><code>" << escape(c->hash)
+      << "</code></td><td>";
+    if (with_rungs)
+      h << c->rung << " (" << in.rung_epochs.at(static_cast<size_t>(c->rung)) << " ep)</td><td>";
+    h << fmt(100 * *c->accuracy) << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td>";
     if (with_latency) h << "<td>" << latency_cell(c) << "</td>";
     h << "<td>" << fmt(c->train_seconds, 1) << "</td><td>" << (marked(c) ? "yes" : "") << "</td></tr>";
   }

@@ -24,6 +24,10 @@ struct ReportInput {
   std::vector<std::string> front_objectives;
   std::set<int64_t> front;
   std::map<int64_t, double> latency_ms;  // measured inference latency by candidate id (when any)
+  // Successive halving ([scheduler]): every evaluation and the epochs of each rung (both empty
+  // otherwise): a table per rung and a chart of the promotions.
+  std::vector<EvaluationRecord> evaluations;
+  std::vector<int> rung_epochs;
   // SVG of a genotype's cells (empty when Graphviz is missing: the DOT text is shown instead).
   std::string (*cell_svg)(const std::string& genotype_json) = nullptr;
 };

@@ -13,7 +13,8 @@ namespace cf {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: candidates, checkpoints, events. 2: candidates.rung and the evaluations table ([scheduler]).
+constexpr int kSchemaVersion = 2;
 constexpr int kCheckpointsKept = 3;  // older controller checkpoints are pruned
 
 // A prepared statement that finalizes itself.
@@ -72,7 +73,14 @@ CandidateStatus status_from(const std::string& s) {
 
 constexpr const char* kCandidateColumns =
     "id, hash, genotype, status, accuracy, params, macs, train_seconds, failure_reason, parent, "
-    "reused_from, observed, metrics, proposed_at, finished_at";
+    "reused_from, observed, metrics, proposed_at, finished_at, rung";
+// A version-1 database opened read-only has no rung column: every candidate is at rung 0.
+constexpr const char* kCandidateColumnsV1 =
+    "id, hash, genotype, status, accuracy, params, macs, train_seconds, failure_reason, parent, "
+    "reused_from, observed, metrics, proposed_at, finished_at, 0";
+constexpr const char* kEvaluationColumns =
+    "seq, candidate, rung, epochs, status, accuracy, train_seconds, failure_reason, reused_from, "
+    "observed, metrics, created_at, finished_at";
 
 CandidateRecord read_candidate(const Statement& s) {
   CandidateRecord r;
@@ -91,7 +99,26 @@ CandidateRecord read_candidate(const Statement& s) {
   r.metrics = s.text(12);
   r.proposed_at = s.text(13);
   r.finished_at = s.text(14);
+  r.rung = static_cast<int>(s.integer(15));
   return r;
+}
+
+EvaluationRecord read_evaluation(const Statement& s) {
+  EvaluationRecord e;
+  e.seq = s.integer(0);
+  e.candidate = s.integer(1);
+  e.rung = static_cast<int>(s.integer(2));
+  e.epochs = static_cast<int>(s.integer(3));
+  e.status = status_from(s.text(4));
+  if (!s.null(5)) e.accuracy = s.real(5);
+  e.train_seconds = s.real(6);
+  e.failure_reason = s.text(7);
+  if (!s.null(8)) e.reused_from = s.integer(8);
+  e.observed = s.integer(9) != 0;
+  e.metrics = s.text(10);
+  e.created_at = s.text(11);
+  e.finished_at = s.text(12);
+  return e;
 }
 
 // Stored hashes become file names and HTML: anything but 16 hex digits is refused on read.
@@ -135,12 +162,27 @@ constexpr const char* kSchemaSql =
     " train_seconds REAL NOT NULL DEFAULT 0, failure_reason TEXT NOT NULL DEFAULT '',"
     " parent INTEGER, reused_from INTEGER, observed INTEGER NOT NULL DEFAULT 0,"
     " metrics TEXT NOT NULL DEFAULT '{}', proposed_at TEXT NOT NULL DEFAULT '',"
-    " finished_at TEXT NOT NULL DEFAULT '');"
+    " finished_at TEXT NOT NULL DEFAULT '', rung INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS candidates_hash ON candidates(hash);"
     "CREATE TABLE IF NOT EXISTS checkpoints(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " observed INTEGER NOT NULL, state BLOB NOT NULL, created_at TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,"
-    " kind TEXT NOT NULL, message TEXT NOT NULL);";
+    " kind TEXT NOT NULL, message TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS evaluations(seq INTEGER PRIMARY KEY, candidate INTEGER NOT NULL,"
+    " rung INTEGER NOT NULL, epochs INTEGER NOT NULL, status TEXT NOT NULL, accuracy REAL,"
+    " train_seconds REAL NOT NULL DEFAULT 0, failure_reason TEXT NOT NULL DEFAULT '',"
+    " reused_from INTEGER, observed INTEGER NOT NULL DEFAULT 0, metrics TEXT NOT NULL DEFAULT '{}',"
+    " created_at TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');";
+
+// Version 1 -> 2, in one transaction with the version change.
+constexpr const char* kUpgradeV1Sql =
+    "ALTER TABLE candidates ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE IF NOT EXISTS evaluations(seq INTEGER PRIMARY KEY, candidate INTEGER NOT NULL,"
+    " rung INTEGER NOT NULL, epochs INTEGER NOT NULL, status TEXT NOT NULL, accuracy REAL,"
+    " train_seconds REAL NOT NULL DEFAULT 0, failure_reason TEXT NOT NULL DEFAULT '',"
+    " reused_from INTEGER, observed INTEGER NOT NULL DEFAULT 0, metrics TEXT NOT NULL DEFAULT '{}',"
+    " created_at TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 
 sqlite3* open_db(const std::filesystem::path& file, int flags, const std::string& uri_suffix, std::string& error) {
   sqlite3* db = nullptr;
@@ -185,6 +227,10 @@ ResultsStore::ResultsStore(const std::filesystem::path& file, StoreAccess access
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
+    if (access == StoreAccess::write && version_ == 1) {
+      exec(std::string("BEGIN IMMEDIATE;") + kUpgradeV1Sql + "COMMIT;");
+      version_ = 2;
+    }
     if (access == StoreAccess::create) {
       Statement tables(db_, "SELECT count(*) FROM sqlite_master", file_);
       tables.step();
@@ -219,10 +265,12 @@ void ResultsStore::require_schema() const {
   const auto version = meta("schema_version");
   if (!version)
     throw StoreError(file_.string() + ": results database has no schema_version (damaged); see `cellforge check`");
-  if (*version != std::to_string(kSchemaVersion))
+  if (*version != "1" && *version != std::to_string(kSchemaVersion))
     throw StoreError(file_.string() + ": results database schema version " + *version +
-                     " is not supported (this cellforge reads and writes version " + std::to_string(kSchemaVersion) +
-                     ")");
+                     " is not supported (this cellforge reads versions 1 and " +
+                     std::to_string(kSchemaVersion) + ", writes version " +
+                     std::to_string(kSchemaVersion) + "; a newer cellforge made it?)");
+  version_ = std::stoi(*version);
 }
 
 StoreProblems ResultsStore::check() const {
@@ -252,6 +300,21 @@ StoreProblems ResultsStore::check() const {
   if (auto latest = latest_checkpoint(); latest && latest->first != observed)
     out.problems.push_back("checkpoints: the latest checkpoint was taken after " + std::to_string(latest->first) +
                            " observed candidates, the candidates table has " + std::to_string(observed));
+  if (version_ >= 2) {
+    const int64_t first_open =
+        scalar("SELECT coalesce(min(seq), 0) FROM evaluations WHERE observed = 0");
+    const int64_t last_seen =
+        scalar("SELECT coalesce(max(seq), 0) FROM evaluations WHERE observed = 1");
+    if (first_open > 0 && last_seen > first_open)
+      out.problems.push_back("evaluations: evaluation " + std::to_string(last_seen) +
+                             " is observed but evaluation " + std::to_string(first_open) +
+                             " is not (evaluations are observed in order)");
+    const int64_t orphans = scalar(
+        "SELECT count(*) FROM evaluations WHERE candidate NOT IN (SELECT id FROM candidates)");
+    if (orphans > 0)
+      out.problems.push_back("evaluations: " + std::to_string(orphans) +
+                             " rows name a candidate that is not stored");
+  }
   int64_t unreadable = 0;
   {
     Statement s(db_, "SELECT id, status, genotype FROM candidates ORDER BY id", file_);
@@ -300,12 +363,19 @@ std::optional<std::string> ResultsStore::meta(const std::string& key) const {
 void ResultsStore::commit(const std::vector<CandidateRecord>& candidates,
                           const std::optional<std::vector<uint8_t>>& checkpoint,
                           const std::string& event_kind, const std::string& event_message) {
+  commit(candidates, {}, checkpoint, event_kind, event_message);
+}
+
+void ResultsStore::commit(const std::vector<CandidateRecord>& candidates,
+                          const std::vector<EvaluationRecord>& evaluations,
+                          const std::optional<std::vector<uint8_t>>& checkpoint,
+                          const std::string& event_kind, const std::string& event_message) {
   exec("BEGIN IMMEDIATE");
   try {
     for (const auto& c : candidates) {
       Statement s(db_,
                   std::string("INSERT OR REPLACE INTO candidates(") + kCandidateColumns +
-                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                   file_);
       s.bind(1, c.id);
       s.bind(2, c.hash);
@@ -322,6 +392,27 @@ void ResultsStore::commit(const std::vector<CandidateRecord>& candidates,
       s.bind(13, c.metrics.empty() ? std::string("{}") : c.metrics);
       s.bind(14, c.proposed_at);
       s.bind(15, c.finished_at);
+      s.bind(16, int64_t{c.rung});
+      s.step();
+    }
+    for (const auto& e : evaluations) {
+      Statement s(db_,
+                  std::string("INSERT OR REPLACE INTO evaluations(") + kEvaluationColumns +
+                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  file_);
+      s.bind(1, e.seq);
+      s.bind(2, e.candidate);
+      s.bind(3, int64_t{e.rung});
+      s.bind(4, int64_t{e.epochs});
+      s.bind(5, std::string(candidate_status_name(e.status)));
+      s.bind_opt(6, e.accuracy);
+      s.bind(7, e.train_seconds);
+      s.bind(8, e.failure_reason);
+      s.bind_opt(9, e.reused_from);
+      s.bind(10, int64_t{e.observed ? 1 : 0});
+      s.bind(11, e.metrics.empty() ? std::string("{}") : e.metrics);
+      s.bind(12, e.created_at);
+      s.bind(13, e.finished_at);
       s.step();
     }
     if (checkpoint) {
@@ -356,8 +447,22 @@ void ResultsStore::add_event(const std::string& kind, const std::string& message
   commit({}, std::nullopt, kind, message);
 }
 
+const char* ResultsStore::candidate_columns() const {
+  return version_ == 1 ? kCandidateColumnsV1 : kCandidateColumns;
+}
+
+std::vector<EvaluationRecord> ResultsStore::evaluations() const {
+  std::vector<EvaluationRecord> out;
+  if (version_ == 1) return out;
+  Statement s(db_, std::string("SELECT ") + kEvaluationColumns + " FROM evaluations ORDER BY seq",
+              file_);
+  while (s.step()) out.push_back(read_evaluation(s));
+  return out;
+}
+
 std::vector<CandidateRecord> ResultsStore::candidates() const {
-  Statement s(db_, std::string("SELECT ") + kCandidateColumns + " FROM candidates ORDER BY id", file_);
+  Statement s(db_, std::string("SELECT ") + candidate_columns() + " FROM candidates ORDER BY id",
+              file_);
   std::vector<CandidateRecord> out;
   while (s.step()) {
     out.push_back(read_candidate(s));
@@ -370,12 +475,15 @@ std::vector<CandidateRecord> ResultsStore::ranked_candidates() const {
   std::vector<CandidateRecord> ranked;
   for (auto& r : candidates())
     if (r.status == CandidateStatus::done && r.accuracy && !r.reused_from) ranked.push_back(std::move(r));
-  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return *a.accuracy > *b.accuracy; });
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.rung != b.rung ? a.rung > b.rung : *a.accuracy > *b.accuracy;
+  });
   return ranked;
 }
 
 std::optional<CandidateRecord> ResultsStore::candidate(int64_t id) const {
-  Statement s(db_, std::string("SELECT ") + kCandidateColumns + " FROM candidates WHERE id = ?", file_);
+  Statement s(db_, std::string("SELECT ") + candidate_columns() + " FROM candidates WHERE id = ?",
+              file_);
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   CandidateRecord r = read_candidate(s);
@@ -385,7 +493,7 @@ std::optional<CandidateRecord> ResultsStore::candidate(int64_t id) const {
 
 std::optional<CandidateRecord> ResultsStore::find_by_hash(const std::string& hash) const {
   Statement s(db_,
-              std::string("SELECT ") + kCandidateColumns +
+              std::string("SELECT ") + candidate_columns() +
                   " FROM candidates WHERE hash = ? AND status = 'done' ORDER BY id LIMIT 1",
               file_);
   s.bind(1, hash);

@@ -40,6 +40,26 @@ struct CandidateRecord {
   bool observed = false;               // the controller has observed the result
   std::string metrics;                 // JSON: per-epoch losses and accuracies, extra measures
   std::string proposed_at, finished_at;  // ISO-8601 UTC
+  // Campaigns with a [scheduler]: the rung of `accuracy` (its highest finished evaluation;
+  // every rung's result is in the evaluations table). 0 otherwise.
+  int rung = 0;
+};
+
+// One evaluation of a candidate at a fidelity (campaigns with a [scheduler]): the jobs in the
+// order the scheduler created them (seq 1, 2, ...), each observed in that order.
+struct EvaluationRecord {
+  int64_t seq = 0;
+  int64_t candidate = 0;
+  int rung = 0;
+  int epochs = 0;                                     // the training epochs this evaluation reaches
+  CandidateStatus status = CandidateStatus::pending;  // pending | done | failed
+  std::optional<double> accuracy;
+  double train_seconds = 0;
+  std::string failure_reason;
+  std::optional<int64_t> reused_from;  // the candidate whose result at these epochs was reused
+  bool observed = false;
+  std::string metrics;  // JSON, as CandidateRecord::metrics
+  std::string created_at, finished_at;
 };
 
 // How a results database is opened.
@@ -60,7 +80,9 @@ class ResultsStore {
  public:
   // Opens the database file (WAL journal, full sync when writing). Errors are StoreError naming
   // the file: missing, not a SQLite database, a schema version this build does not know, tables
-  // missing (a truncated file, or a lost -wal file after a crash).
+  // missing (a truncated file, or a lost -wal file after a crash). A version-1 database (before
+  // [scheduler]) is upgraded to version 2 when opened for writing (one transaction: the rung
+  // column and the evaluations table) and read as it is when opened read-only.
   explicit ResultsStore(const std::filesystem::path& file, StoreAccess access = StoreAccess::write);
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
@@ -75,11 +97,18 @@ class ResultsStore {
   void commit(const std::vector<CandidateRecord>& candidates,
               const std::optional<std::vector<uint8_t>>& checkpoint = std::nullopt,
               const std::string& event_kind = "", const std::string& event_message = "");
+  // The same with evaluation rows (inserted or replaced) in the one transaction.
+  void commit(const std::vector<CandidateRecord>& candidates,
+              const std::vector<EvaluationRecord>& evaluations,
+              const std::optional<std::vector<uint8_t>>& checkpoint = std::nullopt,
+              const std::string& event_kind = "", const std::string& event_message = "");
   void add_event(const std::string& kind, const std::string& message);
+  std::vector<EvaluationRecord> evaluations() const;  // by seq
 
   std::vector<CandidateRecord> candidates() const;  // by id
   std::optional<CandidateRecord> candidate(int64_t id) const;
-  // Evaluated candidates (done, not reused duplicates), best proxy accuracy first, ties by id.
+  // Evaluated candidates (done, not reused duplicates), highest rung first, then best proxy
+  // accuracy, ties by id.
   std::vector<CandidateRecord> ranked_candidates() const;
   // The first candidate with this hash that has a successful result, if any (failures are never
   // reused: a crash or an out-of-memory kill need not repeat).
@@ -108,7 +137,9 @@ class ResultsStore {
  private:
   void exec(const std::string& sql) const;
   void require_schema() const;
+  const char* candidate_columns() const;
   std::filesystem::path file_;
+  mutable int version_ = 2;  // the schema version of the open file (require_schema reads it)
   sqlite3* db_ = nullptr;
 };
 

@@ -54,27 +54,11 @@ for seed in $cell_seeds; do
   done
 done
 
-/usr/bin/python3 - "$out" "$seeds" "$cell_seeds" <<'PY'
+/usr/bin/python3 - "$out" "$seeds" "$cell_seeds" "$here" <<'PY'
 import json, math, re, sys
 out, seeds, cell_seeds = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-
-def tau_b(x, y):
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(len(x)):
-        for j in range(i + 1, len(x)):
-            dx, dy = x[i] - x[j], y[i] - y[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif dx * dy > 0:
-                concordant += 1
-            else:
-                discordant += 1
-    n0 = concordant + discordant
-    return (concordant - discordant) / math.sqrt((n0 + ties_x) * (n0 + ties_y))
+sys.path.insert(0, sys.argv[4])
+from kendall import tau_b
 
 print("NASNet-A, 1-epoch proxy (validation accuracy, training seconds):")
 print("| seed | fp32 | bf16 | bf16 - fp32 | fp32 s | bf16 s |")

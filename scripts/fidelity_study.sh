@@ -44,26 +44,12 @@ study proxy-s1 --set train.seed=1
 study middle --set train.seed=0 --set data.train_images=20000 --set train.epochs=2
 study high --set train.seed=0 --set data.train_images=30000 --set train.epochs=4
 
-/usr/bin/python3 - "$out" <<'PY'
-import itertools, json, math, re, sys
+/usr/bin/python3 - "$out" "$here" <<'PY'
+import json, re, sys
 out = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from kendall import tau_b
 names = ["proxy-s0", "proxy-s1", "middle", "high"]
-
-def tau_b(x, y):
-    c = d = tx = ty = 0
-    for i, j in itertools.combinations(range(len(x)), 2):
-        dx, dy = x[i] - x[j], y[i] - y[j]
-        if dx == 0 and dy == 0:
-            continue
-        if dx == 0:
-            tx += 1
-        elif dy == 0:
-            ty += 1
-        elif dx * dy > 0:
-            c += 1
-        else:
-            d += 1
-    return (c - d) / math.sqrt((c + d + tx) * (c + d + ty))
 
 runs = {}
 for n in names:

@@ -19,6 +19,7 @@
 #include "search/front.h"
 #include "search/mpi_session.h"
 #include "search/run_dir.h"
+#include "search/rung_ledger.h"
 #include "search/zero_cost_guide.h"
 #include "space/file_io.h"
 #include "space/nb201.h"
@@ -91,6 +92,8 @@ class CampaignRun {
           [scorer = scorer_](const DecisionSeq& seq) { return (*scorer)(seq); });
     }
     if (config_.space_type == "nb201") evaluator_ = make_table_evaluator(config_);
+    if (config_.scheduler.kind != SchedulerKind::none)
+      ledger_ = std::make_unique<RungLedger>(config_.scheduler, dir_ / "checkpoints");
   }
 
   void open_run_directory() {
@@ -147,6 +150,10 @@ class CampaignRun {
       controller_->restore_state(checkpoint->second);
     for (auto& r : store_->candidates()) records_[r.id] = r;
     require_controller_matches(*controller_, records_, store_->file());
+    if (ledger_) {
+      ledger_->restore(store_->evaluations(), records_);
+      remove_finished_checkpoints();
+    }
   }
 
   void make_evaluator() {
@@ -197,6 +204,7 @@ class CampaignRun {
 
   // Keep `workers` candidates proposed and not yet observed, each committed with the checkpoint.
   void fill() {
+    if (ledger_) return fill_jobs();
     const int window = std::max(1, config_.workers);
     while (static_cast<int64_t>(controller_->pending().size()) < window && budget_left()) {
       CandidateRecord r = propose();
@@ -225,10 +233,16 @@ class CampaignRun {
         message("info", "time budget of " + std::to_string(config_.hours) + " h reached");
         return CampaignOutcome::time_budget;
       }
-      schedule_pending();
-      collect_finished();
-      observe_in_order();
-      if (controller_->pending().empty()) {
+      if (ledger_) {
+        schedule_jobs();
+        collect_jobs();
+        observe_jobs();
+      } else {
+        schedule_pending();
+        collect_finished();
+        observe_in_order();
+      }
+      if (controller_->pending().empty() && (!ledger_ || ledger_->unobserved() == 0)) {
         if (const int64_t rejected = rejected_observed(); rejected >= config_.max_rejected) {
           const std::string text = "stopped after " + std::to_string(rejected) +
                                    " candidates rejected by [objective] caps "
@@ -250,7 +264,11 @@ class CampaignRun {
       CandidateRecord& r = records_[id];
       if (r.status != CandidateStatus::pending || running_.count(id) || waiting_on_.count(id))
         continue;
-      if (reject_over_cap(r)) continue;
+      if (reject_over_cap(r)) {
+        store_->commit({r});
+        announce(r);
+        continue;
+      }
       // Only successful results are reused: a failure may not repeat (a crash, the OOM killer).
       if (auto prior = store_->find_by_hash(r.hash);
           prior && prior->id != id && prior->status == CandidateStatus::done) {
@@ -264,13 +282,17 @@ class CampaignRun {
         continue;
       }
       if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
-      evaluator_->submit({id, r.hash, store_->genotype_json(r)});
+      Job job;
+      job.id = id;
+      job.hash = r.hash;
+      job.genotype = store_->genotype_json(r);
+      evaluator_->submit(job);
       running_.insert(id);
     }
   }
 
-  // A candidate over an [objective] cap is stored as rejected, untrained, with its proxy
-  // network's params and MACs (the dataset's shape is read once, on the first check).
+  // A candidate over an [objective] cap is marked rejected, untrained, with its proxy network's
+  // params and MACs (the dataset's shape is read once, on the first check); the caller stores it.
   bool reject_over_cap(CandidateRecord& r) {
     if (!config_.objective.has_caps()) return false;
     if (!proxy_spec_) {
@@ -287,8 +309,6 @@ class CampaignRun {
     r.params = network.params();
     r.macs = network.macs();
     r.finished_at = utc_now();
-    store_->commit({r});
-    announce(r);
     return true;
   }
 
@@ -398,20 +418,212 @@ class CampaignRun {
     return EvalResult::failure(reason);
   }
 
+  // ---- [scheduler]: jobs are evaluations (a candidate at a rung), observed in seq order ----
+
+  void fill_jobs() {
+    std::vector<CandidateRecord> candidates;
+    std::vector<EvaluationRecord> evaluations;
+    top_up(candidates, evaluations);
+    if (!evaluations.empty()) store_->commit(candidates, evaluations, controller_->save_state());
+  }
+
+  // Keep `workers` evaluations created and not yet observed: promotions first, then new
+  // candidates while the budget lasts.
+  void top_up(std::vector<CandidateRecord>& candidates,
+              std::vector<EvaluationRecord>& evaluations) {
+    const int window = std::max(1, config_.workers);
+    while (ledger_->unobserved() < window) {
+      CandidateRecord proposed;
+      const auto job = ledger_->next_job(
+          [&]() -> std::optional<CandidateRecord> {
+            if (!budget_left()) return std::nullopt;
+            return propose();
+          },
+          &proposed);
+      if (!job) break;
+      if (proposed.id > 0) {
+        records_[proposed.id] = proposed;
+        candidates.push_back(proposed);
+      }
+      evaluations.push_back(*job);
+    }
+  }
+
+  // Each created evaluation: reject a new candidate over a cap, reuse an earlier evaluation of
+  // the same architecture at the same epochs (or wait for it), or submit.
+  void schedule_jobs() {
+    for (auto& [seq, e] : ledger_->evaluations()) {
+      if (e.status != CandidateStatus::pending || running_.count(seq) || waiting_on_.count(seq))
+        continue;
+      CandidateRecord& r = records_[e.candidate];
+      if (ledger_->is_first(e) && reject_over_cap(r)) {
+        e.status = CandidateStatus::rejected;
+        e.failure_reason = r.failure_reason;
+        e.finished_at = r.finished_at;
+        store_->commit({r}, {e});
+        announce(r);
+        continue;
+      }
+      if (const EvaluationRecord* source = ledger_->duplicate_of(e, records_)) {
+        if (source->status == CandidateStatus::done) {
+          reuse_evaluation(e, *source);
+          store_->commit({r}, {e});
+          announce(r);
+        } else {
+          waiting_on_[seq] = source->seq;
+        }
+        continue;
+      }
+      if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
+      Job job;
+      job.id = seq;
+      job.hash = r.hash;
+      job.genotype = store_->genotype_json(r);
+      job.epochs = e.epochs;
+      job.checkpoint_dir = ledger_->checkpoint_dir(e.candidate).string();
+      job.measure_latency = ledger_->is_first(e);
+      evaluator_->submit(job);
+      running_.insert(seq);
+    }
+  }
+
+  // A duplicate's first evaluation takes an earlier one's result (it is never promoted itself:
+  // the earlier candidate is the one that continues).
+  void reuse_evaluation(EvaluationRecord& e, const EvaluationRecord& source) {
+    e.status = source.status;
+    e.accuracy = source.accuracy;
+    e.metrics = source.metrics;
+    e.reused_from = source.candidate;
+    e.finished_at = utc_now();
+    CandidateRecord& r = records_[e.candidate];
+    r.status = source.status;
+    r.accuracy = source.accuracy;
+    r.rung = e.rung;
+    r.params = records_[source.candidate].params;
+    r.macs = records_[source.candidate].macs;
+    r.metrics = source.metrics;
+    r.reused_from = source.candidate;
+    r.finished_at = e.finished_at;
+  }
+
+  void collect_jobs() {
+    for (const JobResult& res : evaluator_->wait(0.2)) {
+      running_.erase(res.id);
+      EvaluationRecord& e = ledger_->evaluations().at(res.id);
+      e.status = res.ok                     ? CandidateStatus::done
+                 : res.status == "rejected" ? CandidateStatus::rejected
+                                            : CandidateStatus::failed;
+      if (res.ok) e.accuracy = res.accuracy;
+      e.failure_reason = res.ok ? "" : res.status + ": " + res.reason;
+      e.train_seconds = res.seconds;
+      e.metrics = res.metrics.dump();
+      e.finished_at = utc_now();
+      if (res.seconds > 0) eval_seconds_ += res.seconds, ++eval_count_;
+      CandidateRecord& r = records_[e.candidate];
+      apply_evaluation(r, e, res);
+      std::vector<CandidateRecord> candidates{r};
+      std::vector<EvaluationRecord> evaluations{e};
+      for (auto it = waiting_on_.begin(); it != waiting_on_.end();) {
+        if (it->second != res.id) {
+          ++it;
+          continue;
+        }
+        EvaluationRecord& waiter = ledger_->evaluations().at(it->first);
+        if (res.ok) {
+          reuse_evaluation(waiter, e);
+          candidates.push_back(records_[waiter.candidate]);
+          evaluations.push_back(waiter);
+        }
+        it = waiting_on_.erase(it);
+      }
+      store_->commit(candidates, evaluations);
+      announce_evaluation(e);
+      for (size_t k = 1; k < candidates.size(); ++k) announce(candidates[k]);
+    }
+  }
+
+  // The candidate row holds its highest successful rung: a first evaluation sets everything, a
+  // promotion's success replaces the accuracy and metrics (keeping the first one's latency); a
+  // failed promotion leaves the row as it was (the evaluation row keeps the failure).
+  static void apply_evaluation(CandidateRecord& r, const EvaluationRecord& e,
+                               const JobResult& res) {
+    r.train_seconds += e.train_seconds;
+    if (r.status != CandidateStatus::pending && e.status != CandidateStatus::done) return;
+    if (r.status == CandidateStatus::pending) {
+      r.status = e.status;
+      r.failure_reason = e.failure_reason;
+      r.params = res.params;
+      r.macs = res.macs;
+    }
+    r.accuracy = e.accuracy;
+    r.rung = e.rung;
+    nlohmann::json metrics = res.metrics;
+    if (!metrics.contains("latency") && !r.metrics.empty()) {
+      const nlohmann::json before = nlohmann::json::parse(r.metrics, nullptr, false);
+      if (before.is_object() && before.contains("latency")) metrics["latency"] = before["latency"];
+    }
+    r.metrics = metrics.dump();
+    r.finished_at = e.finished_at;
+  }
+
+  // In seq order: the scheduler ranks the result, the controller observes a candidate's first
+  // evaluation, and the evaluations that follow are created, all in one transaction.
+  void observe_jobs() {
+    while (EvaluationRecord* e = ledger_->first_unobserved()) {
+      if (e->status == CandidateStatus::pending) break;
+      ledger_->observe(*e);
+      std::vector<EvaluationRecord> evaluations{*e};
+      std::vector<CandidateRecord> candidates;
+      if (ledger_->is_first(*e)) {
+        CandidateRecord& r = records_[e->candidate];
+        controller_->observe(static_cast<uint64_t>(r.id), controller_result(r));
+        r.observed = true;
+        candidates.push_back(r);
+      }
+      top_up(candidates, evaluations);
+      store_->commit(candidates, evaluations, controller_->save_state());
+      remove_finished_checkpoints();
+    }
+  }
+
+  // Checkpoints that no promotion can continue any more (the directory names are ids).
+  void remove_finished_checkpoints() {
+    for (int64_t candidate : ledger_->finished_checkpoints(config_.candidates)) {
+      if (!checkpoints_removed_.insert(candidate).second) continue;
+      std::error_code ec;
+      std::filesystem::remove_all(ledger_->checkpoint_dir(candidate), ec);
+    }
+  }
+
+  void announce_evaluation(const EvaluationRecord& e) {
+    const CandidateRecord& r = records_[e.candidate];
+    announce_result(r,
+                    "rung " + std::to_string(e.rung) + " (" + std::to_string(e.epochs) +
+                        (e.epochs == 1 ? " epoch): " : " epochs): "),
+                    e.status, e.accuracy, e.failure_reason, e.reused_from, e.train_seconds);
+  }
+
   void announce(const CandidateRecord& r) {
+    announce_result(r, "", r.status, r.accuracy, r.failure_reason, r.reused_from, r.train_seconds);
+  }
+
+  // "candidate 5 (hash) [what]accuracy 81.20% (reused from candidate 2), 123 params, 4.1 s"
+  void announce_result(const CandidateRecord& r, const std::string& what, CandidateStatus status,
+                       std::optional<double> accuracy, const std::string& failure_reason,
+                       std::optional<int64_t> reused_from, double seconds) {
     std::ostringstream msg;
-    msg << "candidate " << r.id << " (" << r.hash << ") ";
+    msg << "candidate " << r.id << " (" << r.hash << ") " << what;
     char buf[64];
-    if (r.status == CandidateStatus::done) {
-      std::snprintf(buf, sizeof buf, "accuracy %.2f%%", 100 * *r.accuracy);
+    if (status == CandidateStatus::done) {
+      std::snprintf(buf, sizeof buf, "accuracy %.2f%%", 100 * *accuracy);
       msg << buf;
     } else {
-      msg << (r.status == CandidateStatus::rejected ? "" : "failed: ") << r.failure_reason;
+      msg << (status == CandidateStatus::rejected ? "" : "failed: ") << failure_reason;
     }
-    if (r.reused_from) msg << " (reused from candidate " << *r.reused_from << ")";
+    if (reused_from) msg << " (reused from candidate " << *reused_from << ")";
     if (r.params) msg << ", " << r.params << " params";
-    if (r.train_seconds > 0) {
-      std::snprintf(buf, sizeof buf, ", %.1f s", r.train_seconds);
+    if (seconds > 0) {
+      std::snprintf(buf, sizeof buf, ", %.1f s", seconds);
       msg << buf;
     }
     message("info", msg.str());
@@ -423,10 +635,12 @@ class CampaignRun {
                          [](const auto& kv) { return kv.second.observed; });
   }
 
+  // The highest rung first (successive halving), then the best accuracy.
   const CandidateRecord* best() const {
     const CandidateRecord* out = nullptr;
     for (const auto& [id, r] : records_)
-      if (r.status == CandidateStatus::done && r.accuracy && (!out || *r.accuracy > *out->accuracy))
+      if (r.status == CandidateStatus::done && r.accuracy &&
+          (!out || r.rung > out->rung || (r.rung == out->rung && *r.accuracy > *out->accuracy)))
         out = &r;
     return out;
   }
@@ -437,11 +651,14 @@ class CampaignRun {
     p.observed = observed_count() - rejected_observed();  // what the budget counts
     p.budget = config_.candidates;
     if (const auto* b = best()) p.best_accuracy = *b->accuracy;
-    if (eval_count_ > 0)
+    // (With a [scheduler], evaluations differ in length and promotions are not counted in
+    // advance: no ETA; the running job is shown by its candidate.)
+    if (eval_count_ > 0 && !ledger_)
       p.eta_seconds = (eval_seconds_ / eval_count_) *
                       static_cast<double>(config_.candidates - p.observed) /
                       std::max(1, config_.workers);
     p.running = evaluator_->progress();
+    if (p.running && ledger_) p.running->id = ledger_->evaluations().at(p.running->id).candidate;
     callbacks_.on_progress(p);
   }
 
@@ -485,6 +702,8 @@ class CampaignRun {
   std::shared_ptr<CampaignScorer> scorer_;  // zero-cost guidance, when configured
   std::optional<NetworkSpec> proxy_spec_;   // the proxy network's stacking, for [objective] caps
   std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<RungLedger> ledger_;  // [scheduler]: the evaluations (see campaign_jobs.cpp)
+  std::set<int64_t> checkpoints_removed_;
   std::unique_ptr<RunLock> lock_;
   std::unique_ptr<ResultsStore> store_;
   std::shared_ptr<spdlog::logger> log_;
@@ -510,6 +729,36 @@ CampaignConfig load_run_config(const std::filesystem::path& run_dir,
                              ": not a campaign run directory (no results.sqlite)");
   return load_config(file, overrides, ConfigFile::frozen_run);
 }
+
+namespace {
+
+// [scheduler] campaigns: evaluations per rung, and the disk the training checkpoints take.
+std::string rung_status_text(const CampaignConfig& config, const ResultsStore& store,
+                             const std::filesystem::path& run_dir) {
+  const std::vector<int> rungs = rung_epochs(config.scheduler);
+  std::vector<int> done(rungs.size()), failed(rungs.size()), pending(rungs.size());
+  for (const EvaluationRecord& e : store.evaluations()) {
+    if (e.rung < 0 || e.rung >= static_cast<int>(rungs.size())) continue;
+    const auto k = static_cast<size_t>(e.rung);
+    if (e.status == CandidateStatus::done) ++done[k];
+    if (e.status == CandidateStatus::failed) ++failed[k];
+    if (e.status == CandidateStatus::pending) ++pending[k];
+  }
+  std::ostringstream out;
+  out << "scheduler  " << scheduler_kind_name(config.scheduler.kind) << ", eta "
+      << config.scheduler.eta << "\n";
+  for (size_t k = 0; k < rungs.size(); ++k)
+    out << "  rung " << k << "   " << rungs[k] << (rungs[k] == 1 ? " epoch: " : " epochs: ")
+        << done[k] << " done, " << failed[k] << " failed, " << pending[k] << " pending\n";
+  char mib[32];
+  std::snprintf(mib, sizeof mib, "%.1f MiB",
+                static_cast<double>(RungLedger::disk_bytes(run_dir / "checkpoints")) / (1 << 20));
+  out << "checkpoints " << mib << " in " << (run_dir / "checkpoints").string()
+      << " (candidates that may still be promoted)\n";
+  return out.str();
+}
+
+}  // namespace
 
 std::string campaign_status_text(const std::filesystem::path& run_dir) {
   const CampaignConfig config = load_run_config(run_dir, {});
@@ -547,6 +796,7 @@ std::string campaign_status_text(const std::filesystem::path& run_dir) {
     std::snprintf(buf, sizeof buf, "%.2f%%", 100 * best);
     out << "best       candidate " << best_id << " with " << buf << "\n";
   }
+  if (config.scheduler.kind != SchedulerKind::none) out << rung_status_text(config, store, run_dir);
   out << "time       " << format_duration(seconds) << " of training\n";
   if (!events.empty())
     out << "last event " << events.back().at << " " << events.back().kind << ": "

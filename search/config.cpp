@@ -643,6 +643,25 @@ std::vector<KeyDef> make_campaign_keys() {
       "for the controller)",
       CF_SET((void)c; (void)v)));  // parsed in load_config, errors with the line
   keys.push_back(campaign_key(
+      "scheduler.kind", KeyType::choice, "none", 0, 0, "none|asha|hyperband",
+      "none: every candidate trains proxy.epochs; asha: asynchronous successive halving, rungs at "
+      "scheduler.min_epochs * eta^k epochs up to proxy.epochs, a candidate in the top 1/eta of "
+      "its rung continues from its checkpoint to the next rung; hyperband: several ASHA brackets, "
+      "the n-th candidate in bracket n mod B, bracket b starting at rung b (NASNet space only); "
+      "the controller observes each candidate's first result, top and report rank by rung first",
+      CF_SET(c.scheduler.kind = v == "asha"        ? SchedulerKind::asha
+                                : v == "hyperband" ? SchedulerKind::hyperband
+                                                   : SchedulerKind::none)));
+  keys.push_back(campaign_key("scheduler.eta", KeyType::integer, "3", 2, 100, "",
+                              "reduction factor: a rung promotes its top 1/eta, and each rung "
+                              "trains eta times the epochs of the one below",
+                              CF_SET(c.scheduler.eta = to_int(v))));
+  keys.push_back(campaign_key(
+      "scheduler.min_epochs", KeyType::integer, "1", 1, 100000, "",
+      "epochs of the lowest rung; the top rung is proxy.epochs, which is also the length of the "
+      "learning-rate schedule every rung trains under",
+      CF_SET(c.scheduler.min_epochs = to_int(v))));
+  keys.push_back(campaign_key(
       "budget.candidates", KeyType::integer, "100", 1, 1e8, "",
       "candidates to evaluate; candidates rejected by an [objective] cap (not trained) do not count",
       CF_SET(c.candidates = to_int(v))));
@@ -738,6 +757,16 @@ void check_campaign(const CampaignConfig& config,
     throw bad("proxy.valid_images", "a campaign scores candidates on at least 1 validation image");
   if (config.space_type == "nasnet" && config.proxy.train.epochs < 1)
     throw bad("proxy.epochs", "a campaign trains candidates for at least 1 epoch");
+  const SchedulerOptions& sched = config.scheduler;
+  if (sched.kind != SchedulerKind::none) {
+    if (config.space_type != "nasnet")
+      throw bad("scheduler.kind", "successive halving trains candidates itself; space.type = " +
+                                      config.space_type + " is looked up in a table");
+    if (sched.min_epochs >= config.proxy.train.epochs)
+      throw bad("scheduler.min_epochs",
+                std::to_string(sched.min_epochs) + " must be below proxy.epochs (" +
+                    std::to_string(config.proxy.train.epochs) + "), the top rung");
+  }
 }
 
 // objective.mode and objective.pareto: the Pareto costs, for the objective and for evolution.
@@ -845,6 +874,7 @@ CampaignConfig load_config(const std::filesystem::path& file,
   config.controller.guide.warmup = config.warmup.count;
   config.controller.guide.proposal = config.proposal.count;
   apply_objective_mode(config, where_of);
+  config.scheduler.max_epochs = config.proxy.train.epochs;
   check_campaign(config, where_of);
   return config;
 }

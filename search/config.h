@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "controller/controller.h"
+#include "controller/scheduler.h"
 #include "search/objective.h"
 #include "space/network.h"
 #include "trainer/data.h"
@@ -65,6 +66,8 @@ struct CampaignConfig {
   std::string table, dataset;
   // [objective]: size caps and the soft reward (search/objective.h)
   ObjectiveOptions objective;
+  // [scheduler]: successive halving (max_epochs is proxy.train.epochs)
+  SchedulerOptions scheduler;
   // [budget]
   int candidates = 0;  // evaluated candidates; those rejected by [objective] caps do not count
   int max_rejected = 100000;  // ... but a campaign stops after this many rejections

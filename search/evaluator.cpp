@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string_view>
 
@@ -19,6 +20,7 @@
 #include "space/genotype.h"
 #include "space/json_text.h"
 #include "space/network.h"
+#include "trainer/checkpoint.h"
 #include "trainer/cpus.h"
 #include "trainer/latency.h"
 #include "trainer/train.h"
@@ -326,7 +328,11 @@ nlohmann::json job_to_json(const Job& job, const CampaignConfig& c, int threads)
                         {"genotype", job.genotype},
                         {"settings", settings},
                         {"data_seed", c.seed}};
-  if (c.objective.needs_latency())
+  // Successive halving: this evaluation stops after job.epochs of the proxy's schedule and
+  // continues from (and leaves) the candidate's checkpoint.
+  if (job.epochs > 0) out["stop_after_epochs"] = job.epochs;
+  if (!job.checkpoint_dir.empty()) out["checkpoint_dir"] = job.checkpoint_dir;
+  if (c.objective.needs_latency() && job.measure_latency)
     out["latency"] = {{"threads", c.objective.latency.threads},
                       {"warmup", c.objective.latency.warmup},
                       {"runs", c.objective.latency.runs},
@@ -346,6 +352,43 @@ TrainSettings job_settings(const nlohmann::json& job) {
   TrainSettings s = train_config_from_settings(settings);
   s.data.seed = job.at("data_seed").get<uint64_t>();  // one validation split for the whole campaign
   return s;
+}
+
+// Trains a job's network: from scratch, or (with "checkpoint_dir") continuing from the
+// candidate's newest epoch checkpoint and saving one after every epoch, so that a promotion
+// continues where the rung below stopped. Training resumes bit-exactly, so a missing checkpoint
+// (removed, or never written) costs time, never a different result.
+TrainResult train_job(const nlohmann::json& job, const Network& network, const DataSplits& data,
+                      TrainOptions opts, TrainCallbacks callbacks) {
+  opts.stop_after_epochs = job.value("stop_after_epochs", 0);
+  if (!job.contains("checkpoint_dir")) return train_network(network, data, opts, callbacks);
+  const std::filesystem::path dir = job.at("checkpoint_dir").get<std::string>();
+  TrainResult refused;
+  refused.estimated_bytes = Executor::estimate_bytes(network, opts.batch);
+  if (refused.estimated_bytes > opts.memory_limit_bytes) {
+    refused.status = TrainStatus::memory_limit;
+    refused.reason = "estimated memory " + std::to_string(refused.estimated_bytes >> 20) +
+                     " MiB exceeds the limit of " + std::to_string(opts.memory_limit_bytes >> 20) +
+                     " MiB";
+    return refused;
+  }
+  ExecutorOptions eo;
+  eo.batch = opts.batch;
+  eo.drop_path = opts.drop_path > 0.0f;
+  eo.precision = usable_precision(opts.precision);
+  Executor executor(network, eo);
+  std::optional<TrainCheckpoint> checkpoint = load_checkpoint(dir, executor);
+  // Beyond this job's stop (not made by this campaign's schedule): start over.
+  if (checkpoint && opts.stop_after_epochs > 0 &&
+      checkpoint->epochs_done > opts.stop_after_epochs) {
+    std::filesystem::remove_all(dir);
+    checkpoint.reset();
+  }
+  callbacks.on_checkpoint = [&](const TrainCheckpoint& c) { save_checkpoint(dir, executor, c); };
+  TrainResult r = train_network(network, data, opts, callbacks, &executor, !checkpoint,
+                                checkpoint ? &*checkpoint : nullptr);
+  r.estimated_bytes = refused.estimated_bytes;
+  return r;
 }
 
 // [objective] latency: the proxy network as inference runs it (no auxiliary head, no dropout),
@@ -417,7 +460,7 @@ int run_worker(std::FILE* in, std::FILE* out) {
       last_percent = percent;
       emit({{"progress", job_progress_to_json({id, epoch, opts.epochs, step, steps, loss})}});
     };
-    const TrainResult r = train_network(network, data, opts, callbacks);
+    const TrainResult r = train_job(job, network, data, opts, callbacks);
     result["status"] = train_status_name(r.status);
     result["ok"] = r.status == TrainStatus::ok;
     result["reason"] = r.reason;

@@ -20,6 +20,12 @@ struct Job {
   int64_t id = 0;
   std::string hash;
   nlohmann::json genotype;
+  // Successive halving ([scheduler]): the epochs this evaluation stops after (0: the proxy's
+  // epochs), the candidate's checkpoint directory (empty: none; train from scratch, keep
+  // nothing), and whether to measure an [objective] latency (only its first evaluation does).
+  int epochs = 0;
+  std::string checkpoint_dir;
+  bool measure_latency = true;
 };
 
 struct JobResult {

@@ -1,10 +1,17 @@
 #pragma once
 // Small campaigns for tests: a learnable IDX dataset, a matching config, and the candidate rows
 // of a results database in a comparable text form.
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_helpers.h"
@@ -84,5 +91,46 @@ inline std::vector<std::string> candidate_rows(const std::filesystem::path& run)
                     "SELECT id, hash, status, printf('%.17g', accuracy), params, reused_from, observed, "
                     "failure_reason FROM candidates ORDER BY id");
 }
+
+#ifdef CF_BINARY
+// SIGKILLs a campaign at points drawn from its stored progress, up to 4 times: started with
+// `args` (a `search`), then `resume RUN`. Each attempt kills once `finished()` has grown by 1 or 2
+// since the attempt began (never beyond total - 4, so the run cannot end before its kill), after
+// a random extra delay of at most a fifth of one unit's time (unit_seconds), so the kills land at
+// different moments (proposing, training, committing).
+struct KillReport {
+  int attempts = 0, kills = 0, reached = 0;
+};
+inline KillReport kill_at_stored_progress(std::vector<std::string> args,
+                                          const std::filesystem::path& run,
+                                          const std::function<int()>& finished, int total,
+                                          double unit_seconds) {
+  KillReport report;
+  cf::Rng rng(std::random_device{}());
+  const int max_delay_ms = std::max(1, static_cast<int>(200 * unit_seconds));
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const bool exists = std::filesystem::exists(run / "results.sqlite");
+    const int before = exists ? finished() : 0;
+    const int target = std::min(before + 1 + rng.uniform_int(2), total - 4);
+    if (target <= before) break;
+    ++report.attempts;
+    const pid_t pid = spawn_cellforge(args);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+    bool reached = false;
+    while (!reached && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      reached = std::filesystem::exists(run / "results.sqlite") && finished() >= target;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform_int(max_delay_ms)));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    report.reached += reached;
+    if (WIFSIGNALED(status)) ++report.kills;
+    args = {"resume", run.string()};
+  }
+  return report;
+}
+#endif
 
 }  // namespace cf::test

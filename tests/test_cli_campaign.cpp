@@ -75,44 +75,19 @@ TEST_CASE("a campaign killed at random moments and resumed ends identical to an 
   const auto expected = candidate_rows(dir / "run_a");
   REQUIRE(static_cast<int>(expected.size()) == candidates);
 
-  // Four kills. Each kill point is drawn from the stored progress: the run is killed once it has
-  // stored 1 or 2 more finished candidates than before it started (never more than candidates - 4
-  // in all), after a random extra delay of at most a fifth of one candidate's time, so the kills
-  // land at different moments (proposing, training, committing) while at least 3 candidates of
-  // work remain: the run cannot end before its kill.
-  cf::Rng rng(std::random_device{}());
-  std::vector<std::string> args{"search", (dir / "b.ini").string()};
-  int kills = 0, attempts = 0;
+  // Kill points from stored progress: finished candidates (cf::test::kill_at_stored_progress).
   auto finished = [&] {
     int n = 0;
     for (const auto& row : candidate_rows(dir / "run_b")) n += row.find("|pending|") == std::string::npos;
     return n;
   };
-  const int max_delay_ms = std::max(1, static_cast<int>(200 * seconds / candidates));
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    const int before = std::filesystem::exists(dir / "run_b" / "results.sqlite") ? finished() : 0;
-    const int target = std::min(before + 1 + rng.uniform_int(2), candidates - 4);
-    if (target <= before) break;
-    ++attempts;
-    const pid_t pid = spawn_cellforge(args);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-    bool reached = false;
-    while (!reached && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      reached = std::filesystem::exists(dir / "run_b" / "results.sqlite") && finished() >= target;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform_int(max_delay_ms)));
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    INFO("attempt " << attempt << ": kill point " << target << " finished candidates");
-    CHECK(reached);
-    if (WIFSIGNALED(status)) ++kills;
-    args = {"resume", (dir / "run_b").string()};
-  }
-  INFO("killed " << kills << " times; an uninterrupted run took " << seconds << " s");
-  CHECK(attempts >= 3);
-  CHECK(kills == attempts);
+  const auto report =
+      cf::test::kill_at_stored_progress({"search", (dir / "b.ini").string()}, dir / "run_b",
+                                        finished, candidates, seconds / candidates);
+  INFO("killed " << report.kills << " times; an uninterrupted run took " << seconds << " s");
+  CHECK(report.attempts >= 3);
+  CHECK(report.reached == report.attempts);
+  CHECK(report.kills == report.attempts);
   const auto b = run_cellforge("resume " + (dir / "run_b").string());
   INFO(b.out);
   REQUIRE(b.exit_code == 0);

@@ -360,3 +360,27 @@ TEST_CASE("objective.mode and objective.pareto: parsed, checked, and off by defa
                     Catch::StartsWith("--set objective.pareto=speed: objective.pareto: 'speed' "
                                       "is not one of params, macs, latency"));
 }
+
+TEST_CASE("every shipped config loads", "[config]") {
+  int campaigns = 0, trainings = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(CF_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".ini") continue;
+    const std::string text = cf::test::read_file(entry.path());
+    INFO(entry.path().string());
+    if (text.find("[campaign]") != std::string::npos) {
+      const cf::CampaignConfig c = cf::load_config(entry.path());
+      CHECK(c.candidates > 0);
+      ++campaigns;
+      if (entry.path().filename() == "fashion-mnist-asha.ini") {
+        CHECK(c.scheduler.kind == cf::SchedulerKind::asha);
+        CHECK(cf::rung_epochs(c.scheduler) == std::vector<int>{1, 3, 9});
+      }
+    } else {
+      CHECK_NOTHROW(cf::load_train_config(entry.path()));
+      ++trainings;
+    }
+  }
+  CHECK(campaigns >= 6);
+  CHECK(trainings >= 2);
+}

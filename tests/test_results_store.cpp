@@ -126,3 +126,83 @@ TEST_CASE("ranked candidates: done and not reused, best first, ties by id", "[st
   CHECK(store.find_by_hash(a.hash)->id == 1);
   CHECK(store.latest_checkpoint()->first == 5);
 }
+
+namespace {
+
+// A version-1 database as cellforge wrote it before [scheduler] (no rung column, no evaluations).
+void make_v1_campaign(const std::filesystem::path& file) {
+  sql(file,
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE candidates(id INTEGER PRIMARY KEY, hash TEXT NOT NULL, genotype TEXT NOT NULL,"
+      " status TEXT NOT NULL, accuracy REAL, params INTEGER NOT NULL DEFAULT 0,"
+      " macs INTEGER NOT NULL DEFAULT 0, train_seconds REAL NOT NULL DEFAULT 0,"
+      " failure_reason TEXT NOT NULL DEFAULT '', parent INTEGER, reused_from INTEGER,"
+      " observed INTEGER NOT NULL DEFAULT 0, metrics TEXT NOT NULL DEFAULT '{}',"
+      " proposed_at TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');"
+      "CREATE TABLE checkpoints(id INTEGER PRIMARY KEY AUTOINCREMENT, observed INTEGER NOT NULL,"
+      " state BLOB NOT NULL, created_at TEXT NOT NULL);"
+      "CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,"
+      " kind TEXT NOT NULL, message TEXT NOT NULL);"
+      "INSERT INTO meta VALUES('schema_version', '1'), ('config_identity', 'x');"
+      "INSERT INTO candidates(id, hash, genotype, status, accuracy, observed) VALUES"
+      " (1, '0000000000000001', '{}', 'done', 0.5, 1), (2, '0000000000000002', '{}', 'done', 0.7, "
+      "1);"
+      "INSERT INTO checkpoints(observed, state, created_at) VALUES(2, x'00', 't');");
+}
+
+}  // namespace
+
+TEST_CASE("a version-1 database is read as it is and upgraded when opened for writing", "[store]") {
+  TempDir dir;
+  const auto file = dir / "results.sqlite";
+  make_v1_campaign(file);
+  {
+    ResultsStore read(file, StoreAccess::read);
+    const auto rows = read.candidates();
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[1].rung == 0);
+    CHECK(read.evaluations().empty());
+    CHECK(read.ranked_candidates().front().id == 2);
+    CHECK(read.meta("schema_version") == "1");  // reading never writes
+  }
+  {
+    ResultsStore write(file, StoreAccess::write);
+    CHECK(write.meta("schema_version") == "2");
+    CHECK(write.check().ok());
+    cf::EvaluationRecord e;
+    e.seq = 1;
+    e.candidate = 2;
+    e.rung = 1;
+    e.epochs = 3;
+    e.status = CandidateStatus::done;
+    e.accuracy = 0.8;
+    auto r = write.candidate(2).value();
+    r.rung = 1;
+    r.accuracy = 0.8;
+    write.commit({r}, {e});
+  }
+  ResultsStore again(file, StoreAccess::read);
+  REQUIRE(again.evaluations().size() == 1);
+  CHECK(again.evaluations()[0].epochs == 3);
+  CHECK(again.candidate(2)->rung == 1);
+  // A newer version is refused with the versions this build knows.
+  sql(file, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  try {
+    ResultsStore newer(file, StoreAccess::read);
+    FAIL("a version-3 database opened");
+  } catch (const cf::StoreError& e) {
+    CHECK(std::string(e.what()).find("schema version 3 is not supported") != std::string::npos);
+  }
+}
+
+TEST_CASE("ranked candidates put a higher rung before a better accuracy", "[store]") {
+  TempDir dir;
+  ResultsStore store(dir / "results.sqlite", StoreAccess::create);
+  auto low = row(1, true);
+  low.accuracy = 0.9;
+  auto high = row(2, true);
+  high.accuracy = 0.6;
+  high.rung = 2;
+  store.commit({low, high});
+  CHECK(store.ranked_candidates().front().id == 2);
+}

@@ -206,6 +206,11 @@ struct TrainLoop {
   std::vector<float> staging;           // the whole batch, of which a shard takes its part
   std::vector<int32_t> staging_labels;
 
+  int last_epoch() const {
+    return options.stop_after_epochs > 0 ? std::min(options.stop_after_epochs, options.epochs)
+                                         : options.epochs;
+  }
+
   // This process's images of batch s into the executor: with shards, the whole batch is drawn
   // (so that every shard's augmentation stream stays the same) and its part copied.
   void fill(int s) {
@@ -302,7 +307,7 @@ struct TrainLoop {
     stats.train_loss = loss_sum / steps_per_epoch;
     stats.train_accuracy = static_cast<double>(correct_sum) / (int64_t{steps_per_epoch} * batch);
     if (shards) shards->average_bn_stats(ex.bn_stats());
-    if (data.valid.count > 0 && (options.evaluate_every_epoch || epoch == options.epochs)) {
+    if (data.valid.count > 0 && (options.evaluate_every_epoch || epoch == last_epoch())) {
       stats.valid_accuracy = evaluate_accuracy(ex, data.valid, data.mean, data.stddev);
       result.valid_accuracy = stats.valid_accuracy;
     }
@@ -388,7 +393,7 @@ TrainResult train_network(const Network& network, const DataSplits& data,
     }
   }
   if (callbacks.on_start) callbacks.on_start();
-  for (int epoch = loop.first_epoch; epoch <= options.epochs; ++epoch) {
+  for (int epoch = loop.first_epoch; epoch <= run.last_epoch(); ++epoch) {
     if (!run.epoch(epoch)) {
       result.seconds = seconds_since(t_start);
       return result;

@@ -16,7 +16,10 @@
 namespace cf {
 
 struct TrainOptions {
-  int epochs = 1;
+  int epochs = 1;  // the length of the learning-rate and drop-path schedules
+  // Stop after this epoch (0: after `epochs`): a part of a longer schedule, continued later from
+  // the checkpoint (successive halving's rungs). The last epoch trained is always validated.
+  int stop_after_epochs = 0;
   int batch = 64;
   float lr = 0.05f;  // base learning rate (cosine decay to min_lr)
   float min_lr = 0.0f;

@@ -52,6 +52,10 @@ int run_report(const Args& args) {
   input.budget_candidates = config.candidates;
   input.candidates = store.candidates();
   input.events = store.events();
+  if (config.scheduler.kind != SchedulerKind::none) {
+    input.evaluations = store.evaluations();
+    input.rung_epochs = rung_epochs(config.scheduler);
+  }
   input.top = top;
   input.cell_svg = nasnet_cell_svg;
   // The front `top --pareto` lists: over the campaign's objective.pareto costs, or params.

@@ -1,6 +1,7 @@
 // cellforge top: a campaign's best candidates, or its Pareto front, as a table or JSON.
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "results/store.h"
@@ -24,13 +25,39 @@ nlohmann::json candidate_json(const ResultsStore& store, const CandidateRecord& 
           {"metrics", store.metrics_json(r)}};
 }
 
+// Successive halving: the epochs of each candidate's rung (empty without a [scheduler]).
+std::map<std::pair<int64_t, int>, int> rung_epochs_of(const ResultsStore& store) {
+  std::map<std::pair<int64_t, int>, int> out;
+  for (const EvaluationRecord& e : store.evaluations()) out[{e.candidate, e.rung}] = e.epochs;
+  return out;
+}
+
 void print_best(const ResultsStore& store, int n, bool json) {
   std::vector<CandidateRecord> best = store.ranked_candidates();
   if (static_cast<int>(best.size()) > n) best.resize(n);
+  const auto epochs = rung_epochs_of(store);
   if (json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : best) out.push_back(candidate_json(store, r));
+    for (const auto& r : best) {
+      out.push_back(candidate_json(store, r));
+      if (!epochs.empty()) {
+        out.back()["rung"] = r.rung;
+        out.back()["epochs"] = epochs.count({r.id, r.rung}) ? epochs.at({r.id, r.rung}) : 0;
+      }
+    }
     std::cout << out.dump(2) << "\n";
+    return;
+  }
+  if (!epochs.empty()) {
+    // Ranked by rung first: a score at more epochs is never compared with one at fewer.
+    std::printf("%4s  %-6s  %-16s  %4s  %6s  %9s  %10s  %8s\n", "rank", "id", "hash", "rung",
+                "epochs", "accuracy", "params", "seconds");
+    int rank = 1;
+    for (const auto& r : best)
+      std::printf("%4d  %-6lld  %-16s  %4d  %6d  %8.2f%%  %10lld  %8.1f\n", rank++,
+                  static_cast<long long>(r.id), r.hash.c_str(), r.rung,
+                  epochs.count({r.id, r.rung}) ? epochs.at({r.id, r.rung}) : 0, 100 * *r.accuracy,
+                  static_cast<long long>(r.params), r.train_seconds);
     return;
   }
   // Tabular benchmarks also know the architecture's final (200-epoch) test accuracy.
