@@ -40,8 +40,8 @@ run() {  # name, then --set arguments
   fi
 }
 
-run plain-evolution --set scheduler.kind=none
 run asha-evolution
+run plain-evolution --set scheduler.kind=none
 
 /usr/bin/python3 - "$out" <<'PY'
 import sqlite3, sys

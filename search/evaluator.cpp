@@ -377,7 +377,13 @@ TrainResult train_job(const nlohmann::json& job, const Network& network, const D
   eo.drop_path = opts.drop_path > 0.0f;
   eo.precision = usable_precision(opts.precision);
   Executor executor(network, eo);
-  std::optional<TrainCheckpoint> checkpoint = load_checkpoint(dir, executor);
+  std::optional<TrainCheckpoint> checkpoint;
+  try {
+    checkpoint = load_checkpoint(dir, executor);
+  } catch (const std::exception&) {
+    // Damaged (a full disk, an edit): training from scratch gives the same result.
+    std::filesystem::remove_all(dir);
+  }
   // Beyond this job's stop (not made by this campaign's schedule): start over.
   if (checkpoint && opts.stop_after_epochs > 0 &&
       checkpoint->epochs_done > opts.stop_after_epochs) {

@@ -65,6 +65,15 @@ TEST_CASE("an ASHA campaign promotes candidates and continues their training exa
   write_file(dir / "asha.ini", config(dir / "data", dir / "asha", 8, 1, "random", 4,
                                       "kind = asha\neta = 2\nmin_epochs = 1\n"));
   write_file(dir / "plain.ini", config(dir / "data", dir / "plain", 8, 1, "random", 4, ""));
+  // Damaged checkpoints where candidates 1-8 will keep theirs (a full disk, an edit): trained
+  // from scratch instead, with the same results (checked against the plain campaign below).
+  for (int id = 1; id <= 8; ++id) {
+    const auto damaged = dir / "asha" / "checkpoints" / std::to_string(id);
+    std::filesystem::create_directories(damaged / "epoch-1");
+    write_file(damaged / "latest", "epoch-1\n");
+    write_file(damaged / "epoch-1" / "weights.bin", "not weights");
+    write_file(damaged / "epoch-1" / "state.bin", "not a state");
+  }
   const auto asha = run_cellforge("search " + (dir / "asha.ini").string());
   INFO(asha.out);
   REQUIRE(asha.exit_code == 0);
@@ -185,4 +194,31 @@ TEST_CASE("an ASHA campaign killed at any moment resumes to the rows of an unint
   const auto check = run_cellforge("check " + (dir / "run_b").string());
   INFO(check.out);
   CHECK(check.exit_code == 0);
+}
+
+TEST_CASE("a Hyperband campaign starts every other candidate a rung higher",
+          "[campaign][scheduler]") {
+  TempDir dir;
+  cf::test::write_tiny_idx(dir / "data", 256);
+  // Rungs 1, 2, 4 epochs: brackets 0 and 1, assigned in turn.
+  write_file(dir / "hb.ini", config(dir / "data", dir / "hb", 8, 1, "random", 4,
+                                    "kind = hyperband\neta = 2\nmin_epochs = 1\n"));
+  const auto r = run_cellforge("search " + (dir / "hb.ini").string());
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, std::string> first;  // candidate -> rung of its first evaluation
+  int promoted = 0;
+  for (const auto& row : evaluation_rows(dir / "hb")) {
+    const auto c = split(row);
+    if (!first.count(c[1]))
+      first[c[1]] = c[2];
+    else
+      ++promoted;
+  }
+  REQUIRE(first.size() == 8);
+  for (const auto& [candidate, rung] : first)
+    CHECK(rung == (std::stoi(candidate) % 2 == 1 ? "0" : "1"));
+  CHECK(promoted >= 2);  // each bracket promotes from its 4 first results
+  CHECK(run_cellforge("status " + (dir / "hb").string()).out.find("hyperband") !=
+        std::string::npos);
 }
