@@ -151,7 +151,7 @@ class CampaignRun {
     for (auto& r : store_->candidates()) records_[r.id] = r;
     require_controller_matches(*controller_, records_, store_->file());
     if (ledger_) {
-      ledger_->restore(store_->evaluations(), records_);
+      ledger_->restore(store_->evaluations());
       remove_finished_checkpoints();
     }
   }
@@ -282,13 +282,18 @@ class CampaignRun {
         continue;
       }
       if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
-      Job job;
-      job.id = id;
-      job.hash = r.hash;
-      job.genotype = store_->genotype_json(r);
-      evaluator_->submit(job);
+      evaluator_->submit(make_job(id, r));
       running_.insert(id);
     }
+  }
+
+  // The job that trains candidate r (id: its own, or an evaluation's seq with a [scheduler]).
+  Job make_job(int64_t id, const CandidateRecord& r) const {
+    Job job;
+    job.id = id;
+    job.hash = r.hash;
+    job.genotype = store_->genotype_json(r);
+    return job;
   }
 
   // A candidate over an [objective] cap is marked rejected, untrained, with its proxy network's
@@ -475,10 +480,7 @@ class CampaignRun {
         continue;
       }
       if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
-      Job job;
-      job.id = seq;
-      job.hash = r.hash;
-      job.genotype = store_->genotype_json(r);
+      Job job = make_job(seq, r);
       job.epochs = e.epochs;
       job.checkpoint_dir = ledger_->checkpoint_dir(e.candidate).string();
       job.measure_latency = ledger_->is_first(e);

@@ -8,9 +8,7 @@ namespace cf {
 RungLedger::RungLedger(const SchedulerOptions& options, std::filesystem::path checkpoint_root)
     : options_(options), halving_(options), root_(std::move(checkpoint_root)) {}
 
-void RungLedger::restore(const std::vector<EvaluationRecord>& evaluations,
-                         const std::map<int64_t, CandidateRecord>& candidates) {
-  (void)candidates;
+void RungLedger::restore(const std::vector<EvaluationRecord>& evaluations) {
   for (const EvaluationRecord& e : evaluations) {
     evaluations_[e.seq] = e;
     if (!first_of_.count(e.candidate)) {

@@ -21,9 +21,8 @@ class RungLedger {
  public:
   RungLedger(const SchedulerOptions& options, std::filesystem::path checkpoint_root);
 
-  // Rebuilds the state from the stored evaluations (by seq) and candidates (by id).
-  void restore(const std::vector<EvaluationRecord>& evaluations,
-               const std::map<int64_t, CandidateRecord>& candidates);
+  // Rebuilds the state from the stored evaluations (by seq).
+  void restore(const std::vector<EvaluationRecord>& evaluations);
 
   const SuccessiveHalving& halving() const { return halving_; }
   std::map<int64_t, EvaluationRecord>& evaluations() { return evaluations_; }
