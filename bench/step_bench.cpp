@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
     else if (a == "--no-reuse")
       opts.reuse_gradient_buffers = false;
     else if (a == "--no-fuse")
-      opts.fuse_bn_relu = false;
+      opts.fuse_bn_relu = opts.fuse_concat = false;
+    else if (a == "--no-fuse-concat")
+      opts.fuse_concat = false;
     else if (a == "--precision")
       opts.precision = std::strcmp(next(), "bf16") == 0 ? cf::Precision::bf16 : cf::Precision::fp32;
     else {

@@ -1,5 +1,6 @@
 // The executor's memory optimisations: the liveness buffer plan, gradient buffers shared across
-// adds and reused by liveness, and batch norm with a fused ReLU, must not change any gradient.
+// adds and reused by liveness, batch norm with a fused ReLU and the fused cell output (adds,
+// concat and ReLU in one pass), must not change any gradient.
 #include <catch2/catch.hpp>
 
 #include <omp.h>
@@ -32,13 +33,22 @@ struct Run {
   int64_t bytes = 0;
 };
 
-Run train_step(const cf::Network& net, bool reuse, bool fuse, bool drop_path) {
+cf::ExecutorOptions options(bool reuse, bool fuse_bn_relu, bool fuse_concat,
+                            cf::Precision precision = cf::Precision::fp32) {
   cf::ExecutorOptions o;
   o.batch = 4;
   o.reuse_gradient_buffers = reuse;
-  o.fuse_bn_relu = fuse;
+  o.fuse_bn_relu = fuse_bn_relu;
+  o.fuse_concat = fuse_concat;
+  o.precision = precision;
+  return o;
+}
+
+Run train_step(const cf::Network& net, cf::ExecutorOptions o, bool drop_path,
+               std::vector<std::string>* implementations = nullptr) {
   o.drop_path = drop_path;
   cf::Executor ex(net, o);
+  if (implementations) *implementations = ex.implementations();
   cf::Rng rng(5);
   ex.init_params(rng);
   const size_t n_in = static_cast<size_t>(o.batch) * net.spec.input.numel();
@@ -82,9 +92,9 @@ TEST_CASE("shared gradient buffers and fused BN+ReLU give the gradients of the p
   const cf::Network net = cf::build_network(cf::resolve_genotype("nasnet_a"), spec);
   for (bool drop_path : {false, true}) {
     INFO("drop path " << drop_path);
-    const Run plain = train_step(net, false, false, drop_path);
-    const Run shared = train_step(net, true, false, drop_path);
-    const Run fused = train_step(net, true, true, drop_path);
+    const Run plain = train_step(net, options(false, false, false), drop_path);
+    const Run shared = train_step(net, options(true, false, false), drop_path);
+    const Run fused = train_step(net, options(true, true, false), drop_path);
     REQUIRE(shared.grads.size() == plain.grads.size());
     // Sharing buffers changes no arithmetic: bit-identical.
     CHECK(max_diff(plain.grads, shared.grads) == 0.0);
@@ -93,6 +103,54 @@ TEST_CASE("shared gradient buffers and fused BN+ReLU give the gradients of the p
     CHECK(max_diff(plain.grads, fused.grads) <= 1e-5);
     CHECK(max_diff(plain.values, fused.values) <= 1e-5);
     // Same seed, same threads: same bits.
-    CHECK(max_diff(fused.grads, train_step(net, true, true, drop_path).grads) == 0.0);
+    CHECK(max_diff(fused.grads, train_step(net, options(true, true, false), drop_path).grads) ==
+          0.0);
+  }
+}
+
+TEST_CASE("the fused cell output (adds, concat, ReLU in one pass) changes no bit",
+          "[trainer][perf]") {
+  omp_set_num_threads(2);
+  std::vector<cf::Precision> precisions{cf::Precision::fp32};
+  if (cf::bf16_supported()) precisions.push_back(cf::Precision::bf16);
+  // 16 filters: every input fills whole nChw16c blocks and the gradients are written in place;
+  // 8 and 12: the kernel's own layout differs from the inputs', through reorders.
+  for (int filters : {16, 8, 12}) {
+    cf::NetworkSpec spec;
+    spec.cells_per_stack = 1;
+    spec.filters = filters;
+    spec.input = {2, 8, 8};
+    spec.classes = 3;
+    spec.aux_head = true;
+    const cf::Network net = cf::build_network(cf::resolve_genotype("nasnet_a"), spec);
+    for (cf::Precision precision : precisions)
+      for (bool drop_path : {false, true}) {
+        INFO("filters " << filters << ", " << cf::precision_name(precision) << ", drop path "
+                        << drop_path);
+        std::vector<std::string> impls;
+        const Run plain = train_step(net, options(true, true, false, precision), drop_path);
+        const Run fused = train_step(net, options(true, true, true, precision), drop_path, &impls);
+        int fused_concats = 0;
+        for (const auto& s : impls)
+          fused_concats += s.find("fused concat+relu") != std::string::npos;
+        // Every concat read by one ReLU only: the cells' outputs, but not the one the auxiliary
+        // head also reads (through its own ReLU) nor the factorized reductions' (read by a BN).
+        int fusable = 0;
+        for (int c = 0; c < static_cast<int>(net.layers.size()); ++c) {
+          if (net.layers[c].kind != cf::LayerKind::concat) continue;
+          std::vector<int> readers;
+          for (int i = 0; i < static_cast<int>(net.layers.size()); ++i)
+            for (int in : net.layers[i].inputs)
+              if (in == c) readers.push_back(i);
+          fusable += readers.size() == 1 && net.layers[readers[0]].kind == cf::LayerKind::relu;
+        }
+        CHECK(fusable == net.num_cells - 1);
+        CHECK(fused_concats == fusable);
+        REQUIRE(fused.grads.size() == plain.grads.size());
+        CHECK(max_diff(plain.grads, fused.grads) == 0.0);
+        // Every layer's value, the absorbed adds and the concats (recomputed) included.
+        CHECK(max_diff(plain.values, fused.values) == 0.0);
+        CHECK(fused.bytes < plain.bytes);
+      }
   }
 }

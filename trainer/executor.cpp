@@ -180,12 +180,10 @@ std::vector<float> to_plain(const dnnl::memory& mem, const dnnl::engine& engine,
 }  // namespace
 
 std::vector<float> Executor::layer_value(int layer) const {
-  const auto fused = impl_->bn_before_relu.find(layer);
-  if (fused != impl_->bn_before_relu.end()) {
+  const auto fused = impl_->recompute.find(layer);
+  if (fused != impl_->recompute.end()) {
     memory before(impl_->tensors[layer].md, impl_->engine);
-    auto args = impl_->last_forward_training ? fused->second.train_args : fused->second.infer_args;
-    args[DNNL_ARG_DST] = before;
-    fused->second.plain.execute(impl_->stream, args);
+    fused->second(before, impl_->last_forward_training);
     impl_->stream.wait();
     return to_plain(before, impl_->engine, impl_->stream);
   }

@@ -63,6 +63,11 @@ struct ExecutorOptions {
   bool reuse_gradient_buffers = true;
   // A ReLU that is a batch norm's only consumer runs inside the batch-norm primitive.
   bool fuse_bn_relu = true;
+  // A concat whose only consumer is a ReLU (a NASNet cell's output) writes the ReLU's output in
+  // one pass, summing on the way the adds that only it reads (the cell's blocks); backward
+  // masks the gradient and writes (or adds) each input's slice in one pass too. Neither the
+  // concat's value nor those adds' values are stored; layer_value() recomputes them.
+  bool fuse_concat = true;
   // backward() also computes the gradient with respect to the input images (input_grad()), as
   // the jacob_cov zero-cost proxy needs.
   bool input_grad = false;

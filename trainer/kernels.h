@@ -2,6 +2,7 @@
 // Hand-written CPU kernels for what oneDNN 2.6 lacks or does slowly. All are deterministic: the
 // work split and the order of every reduction are fixed, independent of the thread count.
 #include <cstdint>
+#include <vector>
 
 namespace cf::kernels {
 
@@ -43,6 +44,32 @@ void scale_images(const uint16_t* src, uint16_t* dst, const float* scale, int ba
 // dst = src * mask (elementwise).
 void multiply(const float* src, const float* mask, float* dst, int64_t count);
 void multiply(const uint16_t* src, const float* mask, uint16_t* dst, int64_t count);
+
+// One input of a fused concat (kernels_concat.cpp): the sum of `terms` (element type of the
+// output; `per_image` values per image, images back to back), placed `offset` values into each
+// output image. In nChw16c, nChw8c or nchw an input whose channels fill whole blocks is one
+// contiguous range of each output image, so a channel concat is a copy of ranges.
+struct ConcatPiece {
+  std::vector<const void*> terms;
+  int64_t per_image = 0;
+  int64_t offset = 0;
+};
+
+// dst (images of `dst_per_image` values) = the pieces side by side, each the sum of its terms in
+// term order (in fp32; rounded once for bf16), through a ReLU when `relu`.
+void concat_sum(const std::vector<ConcatPiece>& pieces, float* dst, int64_t dst_per_image,
+                int batch, bool relu);
+void concat_sum(const std::vector<ConcatPiece>& pieces, uint16_t* dst, int64_t dst_per_image,
+                int batch, bool relu);
+
+// The gradient a ReLU over a concat hands one piece: diff_src[n][i] = diff_dst[n][offset + i]
+// where dst[n][offset + i] > 0, else 0; written, or added to diff_src when `accumulate`.
+void relu_backward_piece(const float* dst, const float* diff_dst, int64_t dst_per_image,
+                         int64_t offset, float* diff_src, int64_t per_image, int batch,
+                         bool accumulate);
+void relu_backward_piece(const uint16_t* dst, const uint16_t* diff_dst, int64_t dst_per_image,
+                         int64_t offset, uint16_t* diff_src, int64_t per_image, int batch,
+                         bool accumulate);
 
 // Softmax cross-entropy over `batch` rows of `classes` logits. Writes d(loss)/d(logits) scaled
 // by `weight` into diff_logits (mean over the batch); returns the mean loss (unweighted).

@@ -1,5 +1,6 @@
 // Elementwise sum of all inputs. Backward passes the gradient unchanged to every input; an
-// input that the plan hosts in this add's gradient buffer gets no step at all.
+// input that the plan hosts in this add's gradient buffer gets no step at all. An add that a
+// fused concat sums (ExecutorOptions::fuse_concat) stores no value and has no forward step.
 #include "trainer/lowering.h"
 
 namespace cf::detail {
@@ -14,11 +15,24 @@ void lower_add(LowerContext& ctx) {
   }
   const std::vector<float> scales(srcs.size(), 1.0f);
   dnnl::sum::primitive_desc pd(scales, srcs, ctx.engine(), ctx.attr());
-  ctx.make_output(pd.dst_desc());
+  const bool summed = ctx.summed_by(ctx.index()) >= 0;
+  ctx.make_output(pd.dst_desc(), !summed);
   Tensor& out = ctx.out();
-  Args args{{DNNL_ARG_DST, out.value}};
+  Args args;
   for (int s = 0; s < n; ++s) args[DNNL_ARG_MULTIPLE_SRC + s] = src_values[s];
-  ctx.forward(dnnl::sum(pd), pd, args, "fwd add");
+  if (summed) {
+    // Its own primitive for layer_value(): outside the step lists, with oneDNN's scratchpad.
+    Program& program = ctx.program();
+    const dnnl::sum sum(dnnl::sum::primitive_desc(scales, srcs, ctx.engine()));
+    program.recompute[ctx.index()] = [&program, sum, args](const memory& dst, bool) {
+      Args with_dst = args;
+      with_dst[DNNL_ARG_DST] = dst;
+      sum.execute(program.stream, with_dst);
+    };
+  } else {
+    args[DNNL_ARG_DST] = out.value;
+    ctx.forward(dnnl::sum(pd), pd, args, "fwd add");
+  }
   for (int s = 0; s < n; ++s) {
     if (!ctx.input_grad(s)) continue;
     if (ctx.grad_host(ctx.input(s)) == ctx.index() && ctx.in(s).md == out.md)

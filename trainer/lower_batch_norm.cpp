@@ -54,9 +54,14 @@ void keep_before_relu(LowerContext& ctx, const BnMemories& b, Args train_args, A
                                                ctx.layer().bn_epsilon, dnnl_compat::bn_flags(true)),
                                   ctx.engine());
   train_args.erase(DNNL_ARG_WORKSPACE);
-  train_args.erase(DNNL_ARG_DST);
-  infer_args.erase(DNNL_ARG_DST);
-  ctx.program().bn_before_relu[ctx.index()] = {bn_fwd(plain_pd), train_args, infer_args};
+  Program& program = ctx.program();
+  const bn_fwd plain(plain_pd);
+  program.recompute[ctx.index()] = [&program, plain, train_args, infer_args](const memory& dst,
+                                                                             bool training) {
+    Args args = training ? train_args : infer_args;
+    args[DNNL_ARG_DST] = dst;
+    plain.execute(program.stream, args);
+  };
 }
 
 void bn_backward(LowerContext& ctx, const BnMemories& b, const bn_fwd::primitive_desc& train_pd) {

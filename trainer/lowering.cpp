@@ -96,10 +96,10 @@ void LowerContext::lower(int i) {
   for (auto& st : bwd_by_layer_[i]) st.layer = name;
 }
 
-void LowerContext::make_output(const memory::desc& md) {
+void LowerContext::make_output(const memory::desc& md, bool stored) {
   Tensor& t = out();
   t.md = md;
-  t.value = program_.alloc(md);
+  if (stored) t.value = program_.alloc(md);
   if (needs_grad(layer_)) t.diff = memory(md, program_.engine, DNNL_MEMORY_NONE);
 }
 

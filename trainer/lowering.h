@@ -69,9 +69,15 @@ class LowerContext {
   int fold_bn() const { return plan_.fold_bn[layer_]; }
   int fold_conv() const { return plan_.fold_conv[layer_]; }
   int grad_host(int tensor) const { return plan_.grad_host[tensor]; }
+  // ExecutorOptions::fuse_concat: this concat writes its ReLU's output; the fused concat that
+  // sums this add (-1: none); a layer's inputs (tensor indices).
+  bool concat_relu() const { return plan_.concat_relu[layer_]; }
+  int summed_by(int tensor) const { return plan_.summed_by[tensor]; }
+  const std::vector<int>& inputs_of(int tensor) const { return plan_.inputs[tensor]; }
 
-  // The output tensor in layout `md`, with a gradient memory when a gradient flows into it.
-  void make_output(const memory::desc& md);
+  // The output tensor in layout `md`, with a gradient memory when a gradient flows into it;
+  // without a value buffer when not `stored` (a layer another one computes fused).
+  void make_output(const memory::desc& md, bool stored = true);
   // A parameter of this layer (name "<layer>.<suffix>"), stored in layout `layout`, registered
   // with the executor; weights get weight decay.
   ParamMemory make_param(const std::string& suffix, ParamRole role, const memory::desc& plain,

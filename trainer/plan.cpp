@@ -52,6 +52,31 @@ void fuse_bn_relu(const Network& network, std::vector<int>& alias, std::vector<b
   for (int i = 0; i < L; ++i) alias[i] = alias[alias[i]];  // targets are earlier: resolved
 }
 
+// A concat whose only consumer is a ReLU writes the ReLU's output directly (a NASNet cell's
+// output, read only through the next cells' ReLUs), and an add read only by such a concat is
+// summed inside it: one pass over the cell's output instead of three (add, concat, ReLU).
+void fuse_concat_relu(const Network& network, Plan& plan) {
+  const auto& layers = network.layers;
+  const int L = static_cast<int>(layers.size());
+  const std::vector<int> consumers = consumer_counts(network, plan.alias);
+  auto is_head = [&](int i) { return i == network.logits || i == network.aux_logits; };
+  for (int i = 0; i < L; ++i) {
+    const Layer& l = layers[i];
+    if (l.kind != LayerKind::relu || plan.alias[i] != i || is_head(i)) continue;
+    const int c = plan.alias[l.inputs[0]];
+    if (layers[c].kind != LayerKind::concat || consumers[c] != 1 || is_head(c)) continue;
+    plan.alias[i] = c;
+    plan.concat_relu[c] = true;
+    for (int in : layers[c].inputs) {
+      const int a = plan.alias[in];
+      if (layers[a].kind == LayerKind::add && consumers[a] == 1 && !is_head(a) &&
+          std::count(layers[c].inputs.begin(), layers[c].inputs.end(), in) == 1)
+        plan.summed_by[a] = c;
+    }
+  }
+  for (int i = 0; i < L; ++i) plan.alias[i] = plan.alias[plan.alias[i]];  // layers aliasing a ReLU
+}
+
 // A batch norm whose input is a convolution read by nothing else can be folded into it for
 // inference (the convolution's own output is then never computed there).
 void plan_batch_norm_folding(const Network& network, Plan& plan) {
@@ -142,6 +167,9 @@ Plan plan_network(const Network& network, const ExecutorOptions& options) {
   plan.alias = pass_through_aliases(network, options);
   plan.bn_relu.assign(L, false);
   if (options.fuse_bn_relu) fuse_bn_relu(network, plan.alias, plan.bn_relu);
+  plan.concat_relu.assign(L, false);
+  plan.summed_by.assign(L, -1);
+  if (options.fuse_concat) fuse_concat_relu(network, plan);
   plan.fold_conv.assign(L, -1);
   plan.fold_bn.assign(L, -1);
   if (options.fold_batch_norm) plan_batch_norm_folding(network, plan);

@@ -16,6 +16,10 @@ struct Plan {
   // when off, dropout 0) and ReLUs fused into a batch norm, the tensor they alias.
   std::vector<int> alias;
   std::vector<bool> bn_relu;             // this batch norm runs with its consumer ReLU fused in
+  // options.fuse_concat: this concat writes its consumer ReLU's output (the ReLU aliases it);
+  // for an add, the fused concat that computes its sum instead (-1: none).
+  std::vector<bool> concat_relu;
+  std::vector<int> summed_by;
   // options.fold_batch_norm: for a batch norm, the convolution folded into it at inference
   // (-1: none); for that convolution, the batch norm (-1: none).
   std::vector<int> fold_conv, fold_bn;

@@ -71,12 +71,10 @@ struct Program {
   std::vector<std::pair<int, int>> shared_grads;  // (tensor, add): gradient in the add's buffer
   ForwardState state;
   bool last_forward_training = true;
-  // Batch norms with a fused ReLU: how to recompute the output before the ReLU (debug access).
-  struct BnBeforeRelu {
-    dnnl::primitive plain;        // inference form, fed the statistics of the last forward pass
-    Args train_args, infer_args;  // without DST
-  };
-  std::map<int, BnBeforeRelu> bn_before_relu;
+  // Layers whose own value is not stored (a batch norm or concat with its ReLU fused in, an add
+  // summed inside a concat): how layer_value() recomputes it into `dst` (the tensor's layout)
+  // from the last forward pass (`training`: a training pass).
+  std::map<int, std::function<void(const memory& dst, bool training)>> recompute;
   // A convolution whose batch norm is folded into it at inference (ExecutorOptions::
   // fold_batch_norm): what the batch norm's lowering needs to build the folded convolution.
   struct FoldSource {
