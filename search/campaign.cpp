@@ -28,8 +28,6 @@
 
 namespace cf {
 
-namespace {
-
 std::unique_ptr<SearchSpace> make_space(const CampaignConfig& c) {
   if (c.space_type == "nb201") return std::make_unique<Nb201Space>();
   NasnetSpaceConfig sc;
@@ -40,8 +38,6 @@ std::unique_ptr<SearchSpace> make_space(const CampaignConfig& c) {
     sc.combines.push_back(comb == "add" ? Combine::add : Combine::concat);
   return std::make_unique<NasnetSpace>(sc);
 }
-
-}  // namespace
 
 std::string format_duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));

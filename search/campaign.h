@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,9 @@ CampaignConfig load_run_config(const std::filesystem::path& run_dir,
 
 // "H:MM:SS" of a duration (status, ETA).
 std::string format_duration(double seconds);
+
+// The campaign's search space ([space]).
+std::unique_ptr<SearchSpace> make_space(const CampaignConfig& config);
 
 // Human summary of a run directory (running or not).
 std::string campaign_status_text(const std::filesystem::path& run_dir);

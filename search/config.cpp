@@ -662,6 +662,26 @@ std::vector<KeyDef> make_campaign_keys() {
       "learning-rate schedule every rung trains under",
       CF_SET(c.scheduler.min_epochs = to_int(v))));
   keys.push_back(campaign_key(
+      "supernet.epochs", KeyType::integer, "0", 0, 100000, "",
+      "weight sharing (cellforge supernet): epochs of one-shot supernet training over the space, "
+      "one uniformly sampled cell per step, with the [proxy] network, data and optimiser settings "
+      "(0: no supernet)",
+      CF_SET(c.supernet.epochs = to_int(v))));
+  keys.push_back(campaign_key(
+      "supernet.checkpoint_steps", KeyType::integer, "200", 1, 1e8, "",
+      "supernet training saves its whole state (shared weights, momentum, data order, random "
+      "streams) after this many steps, and resumes from it exactly",
+      CF_SET(c.supernet.checkpoint_steps = to_int(v))));
+  keys.push_back(campaign_key(
+      "supernet.calibration_batches", KeyType::integer, "4", 0, 100000, "",
+      "scoring a cell with inherited weights: its batch-norm statistics are recomputed on this "
+      "many training batches (proxy.batch images each, file order, no augmentation)",
+      CF_SET(c.supernet.calibration_batches = to_int(v))));
+  keys.push_back(campaign_key(
+      "supernet.score_images", KeyType::integer, "1024", 0, 1e9, "",
+      "held-out (validation) images a cell is scored on with inherited weights (0: all)",
+      CF_SET(c.supernet.score_images = to_int(v))));
+  keys.push_back(campaign_key(
       "budget.candidates", KeyType::integer, "100", 1, 1e8, "",
       "candidates to evaluate; candidates rejected by an [objective] cap (not trained) do not count",
       CF_SET(c.candidates = to_int(v))));

@@ -45,6 +45,14 @@ struct TrainSettings {
   TrainOptions train;
 };
 
+// [supernet]: weight sharing over the campaign's space (cellforge supernet).
+struct SupernetSettings {
+  int epochs = 0;  // 0: off
+  int checkpoint_steps = 200;
+  int calibration_batches = 4;
+  int score_images = 1024;
+};
+
 // The resolved campaign configuration.
 struct CampaignConfig {
   // [campaign]
@@ -68,6 +76,8 @@ struct CampaignConfig {
   ObjectiveOptions objective;
   // [scheduler]: successive halving (max_epochs is proxy.train.epochs)
   SchedulerOptions scheduler;
+  // [supernet]
+  SupernetSettings supernet;
   // [budget]
   int candidates = 0;  // evaluated candidates; those rejected by [objective] caps do not count
   int max_rejected = 100000;  // ... but a campaign stops after this many rejections

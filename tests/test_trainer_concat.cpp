@@ -26,12 +26,6 @@ std::vector<float> random_values(cf::Rng& rng, size_t count) {
   return v;
 }
 
-std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
-  std::vector<uint16_t> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_bits(v[i]);
-  return out;
-}
-
 float round_as(float x, bool bf16) {
   return bf16 ? bf16_value(bf16_bits(x)) : x;
 }

@@ -4,6 +4,30 @@
 
 namespace cf {
 
+void sgd_update(float* w, const float* g, float* v, size_t n, float lr, float weight_decay,
+                float clip_scale, const SgdOptions& options) {
+  const float mu = options.momentum;
+  if (options.nesterov) {
+    for (size_t i = 0; i < n; ++i) {
+      const float grad = g[i] * clip_scale + weight_decay * w[i];
+      v[i] = mu * v[i] + grad;
+      w[i] -= lr * (grad + mu * v[i]);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const float grad = g[i] * clip_scale + weight_decay * w[i];
+      v[i] = mu * v[i] + grad;
+      w[i] -= lr * v[i];
+    }
+  }
+}
+
+float clip_scale(double norm, const SgdOptions& options) {
+  if (options.clip_norm > 0.0f && norm > options.clip_norm)
+    return static_cast<float>(options.clip_norm / norm);
+  return 1.0f;
+}
+
 Sgd::Sgd(std::vector<Param>& params, const SgdOptions& options)
     : params_(params), options_(options) {
   for (const Param& p : params_)
@@ -21,30 +45,13 @@ double Sgd::step(float lr) {
     sq += s;
   }
   const double norm = std::sqrt(sq);
-  float clip_scale = 1.0f;
-  if (options_.clip_norm > 0.0f && norm > options_.clip_norm)
-    clip_scale = static_cast<float>(options_.clip_norm / norm);
-  const float mu = options_.momentum;
+  const float scale = clip_scale(norm, options_);
   for (size_t k = 0; k < params_.size(); ++k) {
     Param& p = params_[k];
-    float* w = static_cast<float*>(p.value.get_data_handle());
-    const float* g = static_cast<const float*>(p.diff.get_data_handle());
-    float* v = velocity_[k].data();
-    const size_t n = velocity_[k].size();
     const float wd = p.decay || options_.decay_all ? options_.weight_decay : 0.0f;
-    if (options_.nesterov) {
-      for (size_t i = 0; i < n; ++i) {
-        const float grad = g[i] * clip_scale + wd * w[i];
-        v[i] = mu * v[i] + grad;
-        w[i] -= lr * (grad + mu * v[i]);
-      }
-    } else {
-      for (size_t i = 0; i < n; ++i) {
-        const float grad = g[i] * clip_scale + wd * w[i];
-        v[i] = mu * v[i] + grad;
-        w[i] -= lr * v[i];
-      }
-    }
+    sgd_update(static_cast<float*>(p.value.get_data_handle()),
+               static_cast<const float*>(p.diff.get_data_handle()), velocity_[k].data(),
+               velocity_[k].size(), lr, wd, scale, options_);
   }
   return norm;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // SGD with momentum (optionally Nesterov), decoupled-from-nothing L2 weight decay, global
 // gradient-norm clipping, and the cosine learning-rate schedule with linear warm-up.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -17,6 +18,16 @@ struct SgdOptions {
   // it to all the parameters it is given; false: conv and FC weights only.
   bool decay_all = false;
 };
+
+// One tensor's update (what Sgd::step does to each parameter, and the supernet's bank to each
+// shared one): grad = g * clip_scale + weight_decay * w; v = momentum * v + grad;
+// w -= lr * (nesterov ? grad + momentum * v : v).
+void sgd_update(float* w, const float* g, float* v, size_t n, float lr, float weight_decay,
+                float clip_scale, const SgdOptions& options);
+
+// The factor that brings a global gradient norm down to options.clip_norm (1 when clipping is off
+// or not needed).
+float clip_scale(double norm, const SgdOptions& options);
 
 class Sgd {
  public:

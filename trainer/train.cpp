@@ -26,14 +26,15 @@ const char* train_status_name(TrainStatus status) {
 }
 
 double evaluate_accuracy(Executor& executor, const ImageSet& set, const std::vector<float>& mean,
-                         const std::vector<float>& stddev) {
+                         const std::vector<float>& stddev, int limit) {
+  const int count = limit > 0 ? std::min(limit, set.count) : set.count;
   const int batch = executor.batch();
   const int classes = executor.network().spec.classes;
   std::vector<int> indices(batch);
   std::vector<int32_t> labels(batch);
   int64_t correct = 0;
-  for (int start = 0; start < set.count; start += batch) {
-    const int real = std::min(batch, set.count - start);
+  for (int start = 0; start < count; start += batch) {
+    const int real = std::min(batch, count - start);
     // A short last batch is padded with repeats; inference BN makes images independent.
     for (int k = 0; k < batch; ++k) indices[k] = start + (k < real ? k : 0);
     fill_batch(set, mean, stddev, indices.data(), batch, executor.input(), labels.data(), nullptr,
@@ -45,7 +46,7 @@ double evaluate_accuracy(Executor& executor, const ImageSet& set, const std::vec
       correct += std::max_element(z, z + classes) - z == labels[k];
     }
   }
-  return set.count ? static_cast<double>(correct) / set.count : 0.0;
+  return count ? static_cast<double>(correct) / count : 0.0;
 }
 
 namespace {

@@ -116,8 +116,9 @@ TrainResult train_network(const Network& network, const DataSplits& data,
                           Executor* executor = nullptr, bool init_weights = true,
                           const TrainCheckpoint* resume = nullptr);
 
-// Top-1 accuracy (0..1) of the executor's network on a whole image set, in inference mode.
+// Top-1 accuracy (0..1) of the executor's network on an image set (its first `limit` images when
+// limit > 0), in inference mode.
 double evaluate_accuracy(Executor& executor, const ImageSet& set, const std::vector<float>& mean,
-                         const std::vector<float>& stddev);
+                         const std::vector<float>& stddev, int limit = 0);
 
 }  // namespace cf

@@ -11,39 +11,12 @@
 #include <ctime>
 #include <string>
 
+#include "search/cli/stop_signals.h"
 #include "search/mpi_session.h"
 
 namespace cf::cli {
 
 namespace {
-
-std::atomic<int> g_stop_signal{0};
-void on_stop_signal(int sig) {
-  g_stop_signal = sig;
-}
-
-// SIGINT and SIGTERM ask the campaign to stop; the previous handlers come back at scope exit.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {
-  }, old_term_{};
-};
 
 // Under `mpirun -np K` the K-1 worker ranks are the workers: the campaign keeps K-1 candidates in
 // flight and splits proxy.threads K-1 ways, exactly as K-1 local workers would, so it produces the

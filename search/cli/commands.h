@@ -36,6 +36,7 @@ int run_resume(const Args& args);
 int run_status(const Args& args);
 int run_top(const Args& args);
 int run_check(const Args& args);
+int run_supernet(const Args& args);        // supernet train|score CONFIG
 int run_data(const Args& args);             // data check DIR
 int run_evaluate_worker(const Args& args);  // internal: one candidate in a worker process
 

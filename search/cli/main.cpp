@@ -32,6 +32,8 @@ constexpr Command kCommands[] = {
     {"draw", cf::cli::run_draw, "Graphviz picture of an architecture's cells"},
     {"train", cf::cli::run_train, "train a stacked network on an image dataset"},
     {"data", cf::cli::run_data, "data check DIR: what cellforge sees in a dataset directory"},
+    {"supernet", cf::cli::run_supernet,
+     "weight sharing: train a one-shot supernet over a config's space, score cells with it"},
     {"benchmark", cf::cli::run_benchmark, "search strategies on the NAS-Bench-201 table"},
     {"zero-cost", cf::cli::run_zero_cost,
      "zero-cost proxy scores of architectures (CSV, resumable)"},
