@@ -678,7 +678,7 @@ std::vector<KeyDef> make_campaign_keys() {
       "many training batches (proxy.batch images each, file order, no augmentation)",
       CF_SET(c.supernet.calibration_batches = to_int(v))));
   keys.push_back(campaign_key(
-      "supernet.score_images", KeyType::integer, "1024", 0, 1e9, "",
+      "supernet.score_images", KeyType::integer, "256", 0, 1e9, "",
       "held-out (validation) images a cell is scored on with inherited weights (0: all)",
       CF_SET(c.supernet.score_images = to_int(v))));
   keys.push_back(campaign_key(
@@ -912,10 +912,11 @@ bool resumable_key(const std::string& key) {
 }
 }  // namespace
 
-std::string CampaignConfig::identity_hash() const {
+std::string CampaignConfig::identity_hash(const std::vector<std::string>& ignored) const {
   std::string text;
   for (const auto& k : campaign_keys())
-    if (!resumable_key(k.key) && values.at(k.key) != neutral_value(k))
+    if (!resumable_key(k.key) && values.at(k.key) != neutral_value(k) &&
+        std::find(ignored.begin(), ignored.end(), k.key) == ignored.end())
       text += k.key + "=" + values.at(k.key) + "\n";
   return std::string(kIdentityV2) + hash_hex(text);
 }

@@ -50,7 +50,7 @@ struct SupernetSettings {
   int epochs = 0;  // 0: off
   int checkpoint_steps = 200;
   int calibration_batches = 4;
-  int score_images = 1024;
+  int score_images = 256;
 };
 
 // The resolved campaign configuration.
@@ -93,7 +93,8 @@ struct CampaignConfig {
   // What a resumed run must match: "v2:" + a hash of every key except [budget] and campaign.dir
   // whose value differs from the key's default. Keys that a newer cellforge adds with a default
   // that keeps the old behaviour therefore leave the identity of existing runs unchanged.
-  std::string identity_hash() const;
+  // `ignored`: further keys left out (e.g. the supernet's scoring keys for its training state).
+  std::string identity_hash(const std::vector<std::string>& ignored = {}) const;
   // Whether this config has the identity stored with a run: a "v2:" hash, or a hash written by
   // cellforge before v2 (of every key of the frozen file, defaults included), which matches when
   // the keys in this file hash to it and every key the file lacks holds its default.

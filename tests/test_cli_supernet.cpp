@@ -110,4 +110,12 @@ TEST_CASE("supernet: killed at any moment, resumed, it ends with the bytes of an
     return a;
   };
   CHECK(accuracies(nlohmann::json::parse(read_file(out2))) == accuracies(rows));
+
+  // How cells are scored is not part of the trained state's identity.
+  const auto fewer = run_cellforge("supernet score " + (dir / "a.ini").string() +
+                                   " --sample 1 --set supernet.score_images=16 --out " +
+                                   out2.string());
+  INFO(fewer.out);
+  REQUIRE(fewer.exit_code == 0);
+  CHECK(nlohmann::json::parse(read_file(out2))[0]["images"] == 16);
 }

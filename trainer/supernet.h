@@ -120,7 +120,7 @@ SupernetState load_supernet(const std::filesystem::path& file, std::string* meta
 struct PathScoreOptions {
   int batch = 64;
   int calibration_batches = 4;  // training images, in file order, no augmentation
-  int images = 1024;            // held-out images scored (the first of data.valid; 0 = all)
+  int images = 256;             // held-out images scored (the first of data.valid; 0 = all)
   Precision precision = Precision::fp32;
 };
 

@@ -73,12 +73,19 @@ SupernetRun open_run(const std::string& config_file, const std::vector<std::stri
   return run;
 }
 
+// What a saved state must match: every setting that changes the trained weights (how often it
+// is saved and how cells are scored do not).
+std::string training_identity(const CampaignConfig& config) {
+  return config.identity_hash(
+      {"supernet.checkpoint_steps", "supernet.calibration_batches", "supernet.score_images"});
+}
+
 // The saved state, when there is one: it must belong to this config.
 std::optional<SupernetState> load_state(const SupernetRun& run) {
   if (!std::filesystem::exists(run.state_file)) return std::nullopt;
   std::string identity;
   SupernetState state = load_supernet(run.state_file, &identity);
-  if (identity != run.config.identity_hash())
+  if (identity != training_identity(run.config))
     throw ConfigError(run.state_file.string() +
                       ": was trained under other settings than this config's; use the config it "
                       "was trained with, or another campaign.dir");
@@ -87,7 +94,7 @@ std::optional<SupernetState> load_state(const SupernetRun& run) {
 
 int train(const SupernetRun& run, const DataSplits& data) {
   std::filesystem::create_directories(run.dir);
-  const std::string identity = run.config.identity_hash();
+  const std::string identity = training_identity(run.config);
   std::optional<SupernetState> saved = load_state(run);
   SupernetState state = saved ? std::move(*saved) : new_supernet_state(data, run.options);
   if (saved)
@@ -116,17 +123,27 @@ int train(const SupernetRun& run, const DataSplits& data) {
   const SupernetResult r = train_supernet(state, data, run.options, uniform, callbacks);
   save_supernet(run.state_file, state, identity);  // a consistent state between two steps
   const double steps_per_second = r.seconds > 0 ? r.steps / r.seconds : 0;
+  // Wall seconds of every run so far (those that ended or were stopped; a killed run's are lost).
+  double seconds_total = r.seconds;
+  const auto summary_file = run.dir / "summary.json";
+  if (saved && std::filesystem::exists(summary_file)) {
+    const nlohmann::json before = nlohmann::json::parse(
+        read_file_capped(summary_file, 1 << 20, "supernet summary"), nullptr, false);
+    if (before.is_object() && before.value("seconds_total", nlohmann::json()).is_number())
+      seconds_total += before["seconds_total"].get<double>();
+  }
   const nlohmann::json summary = {{"status", train_status_name(r.status)},
                                   {"reason", r.reason},
                                   {"steps_done", state.step},
                                   {"steps_this_run", r.steps},
                                   {"seconds_this_run", r.seconds},
+                                  {"seconds_total", seconds_total},
                                   {"build_seconds_this_run", r.build_seconds},
                                   {"steps_per_second", steps_per_second},
                                   {"shared_tensors", state.bank.entries().size()},
                                   {"shared_values", state.bank.values()},
                                   {"precision", precision_name(run.options.precision)}};
-  write_file_atomic(run.dir / "summary.json", summary.dump(2) + "\n");
+  write_file_atomic(summary_file, summary.dump(2) + "\n");
   std::printf(
       "%lld steps in %.1f s (%.2f steps/s, %.0f%% building paths); %zu shared tensors, "
       "%lld values; state in %s\n",
