@@ -4,6 +4,8 @@
 // standard libraries and the full state fits in four words for campaign checkpoints.
 #include <array>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace cf {
 
@@ -40,6 +42,13 @@ class Rng {
 
   // Uniform double in [0, 1) with 53 random bits.
   double uniform01() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+  // Fisher-Yates from the last position down (one uniform_int per position): the permutation
+  // every training loop's epoch draws, so equal streams give equal data orders.
+  void shuffle(std::vector<int>& values) {
+    for (int k = static_cast<int>(values.size()) - 1; k > 0; --k)
+      std::swap(values[k], values[uniform_int(k + 1)]);
+  }
 
   // A fresh generator for a sub-task, derived deterministically from this one.
   Rng split() { return Rng(next()); }

@@ -145,8 +145,7 @@ TEST_CASE("a supernet path trains exactly as its stand-alone network", "[trainer
   cf::Rng order_rng = root.split();
   std::vector<int> order(data.train.count);
   std::iota(order.begin(), order.end(), 0);
-  for (int k = data.train.count - 1; k > 0; --k)
-    std::swap(order[k], order[order_rng.uniform_int(k + 1)]);
+  order_rng.shuffle(order);
   std::vector<int32_t> labels(o.batch);
   cf::fill_batch(data.train, data.mean, data.stddev, order.data(), o.batch, ex.input(),
                  labels.data(), nullptr, nullptr);

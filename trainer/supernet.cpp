@@ -55,7 +55,8 @@ int64_t ParamBank::load_into(Executor& executor, const std::function<ParamValues
   ParamValues values;
   bool drawn = false;
   for (Param& p : executor.params()) {
-    auto it = entries_.find(key(p));
+    const std::string k = key(p);
+    auto it = entries_.find(k);
     if (it == entries_.end()) {
       if (!drawn) values = fresh(), drawn = true;
       SharedParam entry;
@@ -63,7 +64,7 @@ int64_t ParamBank::load_into(Executor& executor, const std::function<ParamValues
       entry.velocity.assign(entry.value.size(), 0.0f);
       entry.decay = p.decay;
       added += static_cast<int64_t>(entry.value.size());
-      it = entries_.emplace(key(p), std::move(entry)).first;
+      it = entries_.emplace(k, std::move(entry)).first;
     }
     executor.write_param(p, it->second.value);
   }
@@ -162,9 +163,7 @@ SupernetResult train_supernet(SupernetState& state, const DataSplits& data,
       break;
     }
     const int64_t s = state.step % steps_per_epoch;
-    if (s == 0)  // a new epoch: reshuffle (the same permutation train_network draws)
-      for (int k = data.train.count - 1; k > 0; --k)
-        std::swap(state.order[k], state.order[order_rng.uniform_int(k + 1)]);
+    if (s == 0) order_rng.shuffle(state.order);  // a new epoch
     const Genotype path = sample(path_rng);
     const auto t_build = Clock::now();
     const Network net = build_network(path, spec);

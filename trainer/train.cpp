@@ -294,8 +294,7 @@ struct TrainLoop {
     const int batch = options.batch;
     const auto t_epoch = Clock::now();
     std::vector<int>& order = loop.order;
-    for (int k = data.train.count - 1; k > 0; --k)
-      std::swap(order[k], order[loop.order_rng.uniform_int(k + 1)]);
+    loop.order_rng.shuffle(order);
     if (callbacks.on_shuffle) callbacks.on_shuffle(epoch, order);
     double loss_sum = 0;
     int64_t correct_sum = 0;
