@@ -139,6 +139,33 @@ std::string rungs_html(const ReportInput& in) {
   return h.str();
 }
 
+// Supernet campaigns: the best cells by supernet score, retrained stand-alone.
+std::string retrained_html(const ReportInput& in) {
+  std::map<int64_t, const CandidateRecord*> by_id;
+  for (const auto& c : in.candidates) by_id[c.id] = &c;
+  std::ostringstream h;
+  h << "<h2>Supernet</h2>\n<p>" << in.supernet_score.size()
+    << " candidates scored with the supernet's inherited weights (batch-norm statistics "
+       "recalibrated); the best " << in.evaluations.size()
+    << " distinct cells trained stand-alone with the proxy settings.</p>\n"
+       "<table id=\"retrained\"><tr><th>id</th><th>hash</th><th>supernet score</th>"
+       "<th>stand-alone accuracy</th><th>params</th><th>seconds</th></tr>";
+  for (const EvaluationRecord& e : in.evaluations) {
+    const auto c = by_id.find(e.candidate);
+    const auto score = in.supernet_score.find(e.candidate);
+    h << "<tr><td>" << e.candidate << "</td><td><code>"
+      << (c != by_id.end() ? escape(c->second->hash) : "") << "</code></td><td>"
+      << (score != in.supernet_score.end() ? fmt(100 * score->second) + "%" : "-") << "</td><td>"
+      << (e.status == CandidateStatus::done && e.accuracy
+              ? fmt(100 * *e.accuracy) + "%"
+              : escape(candidate_status_name(e.status)))
+      << "</td><td>" << (c != by_id.end() ? c->second->params : 0) << "</td><td>"
+      << fmt(e.train_seconds, 1) << "</td></tr>";
+  }
+  h << "</table>\n";
+  return h.str();
+}
+
 }  // namespace
 
 std::string campaign_report_html(const ReportInput& in) {
@@ -150,22 +177,32 @@ std::string campaign_report_html(const ReportInput& in) {
     if (!c.reused_from) train_seconds += c.train_seconds;
     if (c.status == CandidateStatus::done && c.accuracy) done.push_back(&c);
   }
+  // What the charts plot: the proxy accuracy, or a supernet campaign's supernet score (the
+  // measure every candidate has).
+  const bool supernet = !in.supernet_score.empty();
+  const auto plotted = [&](const CandidateRecord* c) {
+    if (!supernet) return 100 * *c->accuracy;
+    const auto it = in.supernet_score.find(c->id);
+    return it == in.supernet_score.end() ? 0.0 : 100 * it->second;
+  };
+  const std::string measure = supernet ? "supernet score (%)" : "accuracy (%)";
   // Best so far over candidates (in id order), each candidate as a point.
   std::vector<Point> acc_points, best_line;
-  double best = -1;
+  double best = -1, best_plotted = -1;
   for (const auto* c : done) {
-    acc_points.push_back({static_cast<double>(c->id), 100 * *c->accuracy, c->id});
+    acc_points.push_back({static_cast<double>(c->id), plotted(c), c->id});
     best = std::max(best, 100 * *c->accuracy);
-    best_line.push_back({static_cast<double>(c->id), best, c->id});
+    best_plotted = std::max(best_plotted, plotted(c));
+    best_line.push_back({static_cast<double>(c->id), best_plotted, c->id});
   }
   // The params chart's line is the params-accuracy front (space/pareto.h, as everywhere); the
   // highlighted points are the campaign's front (in.front), which is the same set unless the
   // campaign optimises MACs or latency.
   std::vector<Objectives> params_objectives;
-  for (const auto* c : done) params_objectives.push_back({-*c->accuracy, static_cast<double>(c->params)});
+  for (const auto* c : done) params_objectives.push_back({-plotted(c), static_cast<double>(c->params)});
   std::vector<Point> front;
   for (size_t i : pareto_front(params_objectives))
-    front.push_back({static_cast<double>(done[i]->params), 100 * *done[i]->accuracy, done[i]->id, true});
+    front.push_back({static_cast<double>(done[i]->params), plotted(done[i]), done[i]->id, true});
   std::sort(front.begin(), front.end(), [](const Point& a, const Point& b) { return a.x != b.x ? a.x < b.x : a.y < b.y; });
   // A reused duplicate sits on its source's point: marked with it.
   const auto marked = [&](const CandidateRecord* c) {
@@ -173,10 +210,10 @@ std::string campaign_report_html(const ReportInput& in) {
   };
   std::vector<Point> params_points, macs_points, latency_points;
   for (const auto* c : done) {
-    params_points.push_back({static_cast<double>(c->params), 100 * *c->accuracy, c->id, marked(c)});
-    macs_points.push_back({static_cast<double>(c->macs), 100 * *c->accuracy, c->id, marked(c)});
+    params_points.push_back({static_cast<double>(c->params), plotted(c), c->id, marked(c)});
+    macs_points.push_back({static_cast<double>(c->macs), plotted(c), c->id, marked(c)});
     if (const auto it = in.latency_ms.find(c->id); it != in.latency_ms.end())
-      latency_points.push_back({it->second, 100 * *c->accuracy, c->id, marked(c)});
+      latency_points.push_back({it->second, plotted(c), c->id, marked(c)});
   }
   for (size_t i = 0; i < done.size(); ++i) acc_points[i].highlight = marked(done[i]);
   const bool with_latency = !latency_points.empty();
@@ -226,22 +263,23 @@ std::string campaign_report_html(const ReportInput& in) {
   h << "<h2>Time</h2><p id=\"time\">" << fmt(train_seconds / 3600, 2) << " h of candidate training (" << fmt(train_seconds, 0)
     << " s); campaign from " << escape(first_at) << " to " << escape(last_at) << ".</p>\n";
   h << "<h2>Charts</h2><div class=\"charts\">\n"
-    << chart_svg("chart-best", "Best-so-far accuracy over candidates", "candidate",
-                 "validation accuracy (%)", acc_points, {best_line}, Axis::linear)
+    << chart_svg("chart-best", supernet ? "Best-so-far supernet score over candidates" : "Best-so-far accuracy over candidates", "candidate",
+                 supernet ? measure : "validation accuracy (%)", acc_points, {best_line}, Axis::linear)
     << "\n"
-    << chart_svg("chart-params", "Accuracy against parameters (Pareto front in red)", "parameters",
-                 "accuracy (%)", params_points, {front}, Axis::log_count)
+    << chart_svg("chart-params", supernet ? "Supernet score against parameters (Pareto front in red)" : "Accuracy against parameters (Pareto front in red)", "parameters",
+                 measure, params_points, {front}, Axis::log_count)
     << "\n"
-    << chart_svg("chart-macs", "Accuracy against MACs", "multiply-accumulates", "accuracy (%)",
+    << chart_svg("chart-macs", supernet ? "Supernet score against MACs" : "Accuracy against MACs", "multiply-accumulates", measure,
                  macs_points, {}, Axis::log_count);
   if (with_latency)
-    h << "\n" << chart_svg("chart-latency", "Accuracy against latency", "inference latency (ms, batch 1)", "accuracy (%)", latency_points, {}, Axis::milliseconds);
+    h << "\n" << chart_svg("chart-latency", supernet ? "Supernet score against latency" : "Accuracy against latency", "inference latency (ms, batch 1)", measure, latency_points, {}, Axis::milliseconds);
   h << "\n</div>\n";
   if (!objectives.empty())
     h << "<p id=\"front-note\">Red points: the Pareto front over " << escape(objectives) << " (" << in.front.size() << " candidates).</p>\n";
   if (with_rungs) h << rungs_html(in);
+  if (supernet) h << retrained_html(in);
   h << "<h2>Top candidates</h2>\n<table id=\"top\"><tr><th>rank</th><th>id</th><th>hash</th>"
-    << (with_rungs ? "<th>rung</th>" : "") << "<th>accuracy</th><th>params</th><th>MACs</th>"
+    << (with_rungs ? "<th>rung</th>" : "") << (supernet ? "<th>scored by</th>" : "") << "<th>accuracy</th><th>params</th><th>MACs</th>"
     << (with_latency ? "<th>latency (ms)</th>" : "") << "<th>seconds</th><th>front</th></tr>";
   int rank = 1;
   for (const auto* c : top) {
@@ -249,6 +287,7 @@ std::string campaign_report_html(const ReportInput& in) {
       << "</code></td><td>";
     if (with_rungs)
       h << c->rung << " (" << in.rung_epochs.at(static_cast<size_t>(c->rung)) << " ep)</td><td>";
+    if (supernet) h << (c->rung > 0 ? "stand-alone" : "supernet") << "</td><td>";
     h << fmt(100 * *c->accuracy) << "%</td><td>" << c->params << "</td><td>" << c->macs << "</td>";
     if (with_latency) h << "<td>" << latency_cell(c) << "</td>";
     h << "<td>" << fmt(c->train_seconds, 1) << "</td><td>" << (marked(c) ? "yes" : "") << "</td></tr>";

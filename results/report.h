@@ -28,6 +28,10 @@ struct ReportInput {
   // otherwise): a table per rung and a chart of the promotions.
   std::vector<EvaluationRecord> evaluations;
   std::vector<int> rung_epochs;
+  // Supernet campaigns: each scored candidate's supernet score (0..1), what the charts plot (a
+  // candidate's accuracy is its stand-alone one once retrained); `evaluations` then holds the
+  // stand-alone retrainings, listed beside their scores. Empty otherwise.
+  std::map<int64_t, double> supernet_score;
   // SVG of a genotype's cells (empty when Graphviz is missing: the DOT text is shown instead).
   std::string (*cell_svg)(const std::string& genotype_json) = nullptr;
 };

@@ -15,6 +15,8 @@
 
 #include "controller/controller.h"
 #include "results/store.h"
+#include "search/campaign_run.h"
+#include "search/campaign_supernet.h"
 #include "search/evaluator.h"
 #include "search/front.h"
 #include "search/mpi_session.h"
@@ -46,673 +48,459 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-namespace {
+// ---- CampaignRun (campaign_run.h): the run and the candidate loop ----
 
-// One run of the engine over a run directory; each step is a method.
-class CampaignRun {
- public:
-  CampaignRun(const CampaignConfig& config, const CampaignRunOptions& options,
-              const CampaignCallbacks& callbacks)
-      : config_(config), options_(options), callbacks_(callbacks), dir_(config.dir) {}
+CampaignResult CampaignRun::run() {
+  start_ = clock::now();
+  prepare();
+  open_run_directory();
+  restore();
+  if (supernet_)
+    if (auto ended = train_supernet_first()) return finish(*ended);
+  make_evaluator();
+  fill();
+  CampaignOutcome outcome = loop();
+  if (supernet_ && outcome == CampaignOutcome::finished) outcome = retrain_best();
+  return finish(outcome);
+}
 
-  CampaignResult run() {
-    prepare();
-    open_run_directory();
-    restore();
-    make_evaluator();
-    fill();
-    const CampaignOutcome outcome = loop();
-    return finish(outcome);
+void CampaignRun::message(const std::string& level, const std::string& text) {
+  if (level == "error")
+    log_->error("{}", text);
+  else if (level == "warning")
+    log_->warn("{}", text);
+  else
+    log_->info("{}", text);
+  if (callbacks_.on_message) callbacks_.on_message(level, text);
+}
+
+void CampaignRun::prepare() {
+  space_ = make_space(config_);
+  controller_ = make_controller(config_.strategy, config_.controller, *space_, config_.seed);
+  if (config_.warmup.count > 0 || config_.proposal.count > 0) {
+    scorer_ = std::make_shared<CampaignScorer>(config_, *space_);
+    controller_->set_scorer([scorer = scorer_](const DecisionSeq& seq) { return (*scorer)(seq); });
   }
+  if (config_.space_type == "nb201") evaluator_ = make_table_evaluator(config_);
+  if (config_.scheduler.kind != SchedulerKind::none)
+    ledger_ = std::make_unique<RungLedger>(config_.scheduler, dir_ / "checkpoints");
+  if (config_.supernet.epochs > 0) supernet_ = campaign_supernet(config_, "[supernet]");
+}
 
- private:
-  using clock = std::chrono::steady_clock;
-
-  void message(const std::string& level, const std::string& text) {
-    if (level == "error")
-      log_->error("{}", text);
-    else if (level == "warning")
-      log_->warn("{}", text);
-    else
-      log_->info("{}", text);
-    if (callbacks_.on_message) callbacks_.on_message(level, text);
+void CampaignRun::open_run_directory() {
+  if (!options_.resume && std::filesystem::exists(dir_ / "results.sqlite"))
+    throw std::runtime_error(dir_.string() +
+                             " already holds a campaign; continue it with `cellforge resume " +
+                             dir_.string() + "`");
+  std::filesystem::create_directories(dir_);
+  lock_ = std::make_unique<RunLock>(dir_);
+  if (!options_.resume) {
+    if (std::filesystem::exists(dir_ / "results.sqlite"))  // created meanwhile by another process
+      throw std::runtime_error(dir_.string() + " already holds a campaign");
+    create_campaign_files(config_, dir_);
   }
+  store_ = std::make_unique<ResultsStore>(dir_ / "results.sqlite", StoreAccess::write);
+  if (options_.resume) require_consistent(*store_, dir_);
+  open_log();
+  if (options_.resume)
+    accept_resumed_config();
+  else
+    message("info", "campaign '" + config_.name + "' in " + dir_.string() + ": " +
+                        config_.space_type + " space, " + config_.strategy + " strategy, " +
+                        std::to_string(config_.candidates) + " candidates, " +
+                        std::to_string(config_.workers) + " worker(s)");
+}
 
-  // What a bad config or table breaks is built before the run directory is touched.
-  void prepare() {
-    space_ = make_space(config_);
-    controller_ = make_controller(config_.strategy, config_.controller, *space_, config_.seed);
-    if (config_.warmup.count > 0 || config_.proposal.count > 0) {
-      scorer_ = std::make_shared<CampaignScorer>(config_, *space_);
-      controller_->set_scorer(
-          [scorer = scorer_](const DecisionSeq& seq) { return (*scorer)(seq); });
-    }
-    if (config_.space_type == "nb201") evaluator_ = make_table_evaluator(config_);
-    if (config_.scheduler.kind != SchedulerKind::none)
-      ledger_ = std::make_unique<RungLedger>(config_.scheduler, dir_ / "checkpoints");
+void CampaignRun::open_log() {
+  auto file_sink =
+      std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir_ / "campaign.log").string());
+  log_ = std::make_shared<spdlog::logger>("campaign", file_sink);
+  log_->set_pattern("%Y-%m-%d %H:%M:%S %l %v");
+  log_->flush_on(spdlog::level::info);
+}
+
+void CampaignRun::accept_resumed_config() {
+  const std::string identity = config_.identity_hash();
+  const auto stored = store_->meta("config_identity");
+  const bool same = !stored || config_.matches_identity(*stored);
+  if (!same && !options_.force)
+    throw std::runtime_error(dir_.string() +
+                             "/config.ini differs from the config this campaign ran with "
+                             "(only [budget] keys may change); use --force to resume anyway");
+  if (!same) store_->add_event("force", "resumed with a changed config (--force)");
+  // Written in the current version's form (a run made before v2 is upgraded once).
+  if (!stored || *stored != identity) store_->set_meta("config_identity", identity);
+  write_file_atomic(dir_ / "config.ini", config_.to_ini());
+  store_->add_event("resume", "campaign resumed");
+  message("info", "resuming campaign '" + config_.name + "' in " + dir_.string());
+}
+
+void CampaignRun::restore() {
+  if (auto checkpoint = store_->latest_checkpoint()) controller_->restore_state(checkpoint->second);
+  for (auto& r : store_->candidates()) records_[r.id] = r;
+  require_controller_matches(*controller_, records_, store_->file());
+  if (ledger_) {
+    ledger_->restore(store_->evaluations());
+    remove_finished_checkpoints();
   }
+  if (supernet_)
+    for (auto& e : store_->evaluations()) retrain_[e.seq] = e;
+}
 
-  void open_run_directory() {
-    if (!options_.resume && std::filesystem::exists(dir_ / "results.sqlite"))
-      throw std::runtime_error(dir_.string() +
-                               " already holds a campaign; continue it with `cellforge resume " +
-                               dir_.string() + "`");
-    std::filesystem::create_directories(dir_);
-    lock_ = std::make_unique<RunLock>(dir_);
-    if (!options_.resume) {
-      if (std::filesystem::exists(dir_ / "results.sqlite"))  // created meanwhile by another process
-        throw std::runtime_error(dir_.string() + " already holds a campaign");
-      create_campaign_files(config_, dir_);
-    }
-    store_ = std::make_unique<ResultsStore>(dir_ / "results.sqlite", StoreAccess::write);
-    if (options_.resume) require_consistent(*store_, dir_);
-    open_log();
-    if (options_.resume)
-      accept_resumed_config();
-    else
-      message("info", "campaign '" + config_.name + "' in " + dir_.string() + ": " +
-                          config_.space_type + " space, " + config_.strategy + " strategy, " +
-                          std::to_string(config_.candidates) + " candidates, " +
-                          std::to_string(config_.workers) + " worker(s)");
+void CampaignRun::make_evaluator() {
+  if (supernet_) {
+    evaluator_ =
+        make_supernet_evaluator(config_, *supernet_, std::move(supernet_bank_), supernet_data_);
+    if (const int ranks = mpi_worker_ranks(); ranks > 0)
+      message("info", "MPI: candidates are scored with the supernet on rank 0; the " +
+                          std::to_string(ranks) + " worker rank(s) train the best ones after");
+    return;
   }
+  evaluator_ = make_training_evaluator();
+}
 
-  void open_log() {
-    auto file_sink =
-        std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir_ / "campaign.log").string());
-    log_ = std::make_shared<spdlog::logger>("campaign", file_sink);
-    log_->set_pattern("%Y-%m-%d %H:%M:%S %l %v");
-    log_->flush_on(spdlog::level::info);
+std::unique_ptr<Evaluator> CampaignRun::make_training_evaluator() {
+  const int ranks = mpi_worker_ranks();
+  std::unique_ptr<Evaluator> evaluator;
+  if (config_.space_type == "nb201") {
+    evaluator = std::move(evaluator_);  // the table, opened by prepare()
+    if (ranks > 0)
+      message("warning", "MPI: the NAS-Bench-201 table is looked up on rank 0; the other " +
+                             std::to_string(ranks) + " rank(s) stay idle");
+  } else if (ranks > 0) {
+    // The worker ranks are the workers (budget.workers was set to their number).
+    evaluator = make_mpi_evaluator(config_, dir_ / "workers.log");
+    message("info", "MPI: " + std::to_string(ranks) + " worker rank(s) train the candidates, " +
+                        std::to_string(std::max(
+                            1, config_.proxy.train.threads / std::max(1, config_.workers))) +
+                        " thread(s) each");
+  } else {
+    evaluator = make_process_evaluator(config_, dir_ / "workers.log");
   }
+  return evaluator;
+}
 
-  // Only [budget] keys may change on resume, unless forced.
-  void accept_resumed_config() {
-    const std::string identity = config_.identity_hash();
-    const auto stored = store_->meta("config_identity");
-    const bool same = !stored || config_.matches_identity(*stored);
-    if (!same && !options_.force)
-      throw std::runtime_error(dir_.string() +
-                               "/config.ini differs from the config this campaign ran with "
-                               "(only [budget] keys may change); use --force to resume anyway");
-    if (!same) store_->add_event("force", "resumed with a changed config (--force)");
-    // Written in the current version's form (a run made before v2 is upgraded once).
-    if (!stored || *stored != identity) store_->set_meta("config_identity", identity);
-    write_file_atomic(dir_ / "config.ini", config_.to_ini());
-    store_->add_event("resume", "campaign resumed");
-    message("info", "resuming campaign '" + config_.name + "' in " + dir_.string());
+CandidateRecord CampaignRun::propose() {
+  const Candidate c = controller_->propose();
+  CandidateRecord r;
+  r.id = static_cast<int64_t>(c.id);
+  r.hash = space_->canonical_hash(c.seq);
+  r.genotype = space_->to_json(c.seq).dump();
+  if (c.parent) r.parent = static_cast<int64_t>(*c.parent);
+  r.status = CandidateStatus::pending;
+  r.proposed_at = utc_now();
+  return r;
+}
+
+int64_t CampaignRun::rejected_observed() const {
+  return std::count_if(records_.begin(), records_.end(), [](const auto& kv) {
+    return kv.second.observed && kv.second.status == CandidateStatus::rejected;
+  });
+}
+
+bool CampaignRun::budget_left() const {
+  const int64_t rejected = rejected_observed();
+  if (rejected >= config_.max_rejected) return false;
+  return static_cast<int64_t>(controller_->proposed_count()) - rejected < config_.candidates;
+}
+
+void CampaignRun::fill() {
+  if (ledger_) return fill_jobs();
+  const int window = std::max(1, config_.workers);
+  while (static_cast<int64_t>(controller_->pending().size()) < window && budget_left()) {
+    CandidateRecord r = propose();
+    records_[r.id] = r;
+    store_->commit({r}, controller_->save_state());
   }
+}
 
-  void restore() {
-    if (auto checkpoint = store_->latest_checkpoint())
-      controller_->restore_state(checkpoint->second);
-    for (auto& r : store_->candidates()) records_[r.id] = r;
-    require_controller_matches(*controller_, records_, store_->file());
+std::optional<CampaignOutcome> CampaignRun::should_end() {
+  if (auto reason = callbacks_.stop_requested ? callbacks_.stop_requested() : std::nullopt) {
+    if (evaluator_) evaluator_->cancel_all();
+    store_->add_event("interrupted",
+                      "stopped by " + *reason + "; running work will be redone on resume");
+    message("info", "stopped by " + *reason + ": state saved; continue with `cellforge resume " +
+                        dir_.string() + "`");
+    return CampaignOutcome::stopped;
+  }
+  const double elapsed = std::chrono::duration<double>(clock::now() - start_).count();
+  if (config_.hours > 0 && elapsed > config_.hours * 3600) {
+    if (evaluator_) evaluator_->cancel_all();
+    store_->add_event("budget", "time budget of " + std::to_string(config_.hours) + " h reached");
+    message("info", "time budget of " + std::to_string(config_.hours) + " h reached");
+    return CampaignOutcome::time_budget;
+  }
+  return std::nullopt;
+}
+
+CampaignOutcome CampaignRun::loop() {
+  while (true) {
+    if (const auto ended = should_end()) return *ended;
     if (ledger_) {
-      ledger_->restore(store_->evaluations());
-      remove_finished_checkpoints();
-    }
-  }
-
-  void make_evaluator() {
-    const int ranks = mpi_worker_ranks();
-    if (evaluator_) {
-      if (ranks > 0)
-        message("warning", "MPI: the NAS-Bench-201 table is looked up on rank 0; the other " +
-                               std::to_string(ranks) + " rank(s) stay idle");
-    } else if (ranks > 0) {
-      // The worker ranks are the workers (budget.workers was set to their number).
-      evaluator_ = make_mpi_evaluator(config_, dir_ / "workers.log");
-      message("info", "MPI: " + std::to_string(ranks) + " worker rank(s) train the candidates, " +
-                          std::to_string(std::max(
-                              1, config_.proxy.train.threads / std::max(1, config_.workers))) +
-                          " thread(s) each");
+      schedule_jobs();
+      collect_jobs();
+      observe_jobs();
     } else {
-      evaluator_ = make_process_evaluator(config_, dir_ / "workers.log");
+      schedule_pending();
+      collect_finished();
+      observe_in_order();
     }
-  }
-
-  CandidateRecord propose() {
-    const Candidate c = controller_->propose();
-    CandidateRecord r;
-    r.id = static_cast<int64_t>(c.id);
-    r.hash = space_->canonical_hash(c.seq);
-    r.genotype = space_->to_json(c.seq).dump();
-    if (c.parent) r.parent = static_cast<int64_t>(*c.parent);
-    r.status = CandidateStatus::pending;
-    r.proposed_at = utc_now();
-    return r;
-  }
-
-  // Candidates rejected by an [objective] cap cost no training, so they do not count towards
-  // budget.candidates (a tight cap can reject most random cells). Only observed ones are counted:
-  // observation is in candidate order, so the count, and with it every proposal, is the same
-  // whatever the timing of the workers.
-  int64_t rejected_observed() const {
-    return std::count_if(records_.begin(), records_.end(), [](const auto& kv) {
-      return kv.second.observed && kv.second.status == CandidateStatus::rejected;
-    });
-  }
-
-  bool budget_left() const {
-    const int64_t rejected = rejected_observed();
-    if (rejected >= config_.max_rejected) return false;
-    return static_cast<int64_t>(controller_->proposed_count()) - rejected < config_.candidates;
-  }
-
-  // Keep `workers` candidates proposed and not yet observed, each committed with the checkpoint.
-  void fill() {
-    if (ledger_) return fill_jobs();
-    const int window = std::max(1, config_.workers);
-    while (static_cast<int64_t>(controller_->pending().size()) < window && budget_left()) {
-      CandidateRecord r = propose();
-      records_[r.id] = r;
-      store_->commit({r}, controller_->save_state());
+    if (controller_->pending().empty() && (!ledger_ || ledger_->unobserved() == 0)) {
+      if (const int64_t rejected = rejected_observed(); rejected >= config_.max_rejected) {
+        const std::string text = "stopped after " + std::to_string(rejected) +
+                                 " candidates rejected by [objective] caps "
+                                 "(budget.max_rejected): are the caps too tight?";
+        store_->add_event("budget", text);
+        message("warning", text);
+      }
+      store_->add_event("finished", std::to_string(observed_count()) + " candidates evaluated");
+      return CampaignOutcome::finished;
     }
+    report_progress();
   }
+}
 
-  CampaignOutcome loop() {
-    const auto start = clock::now();
-    while (true) {
-      if (auto reason = callbacks_.stop_requested ? callbacks_.stop_requested() : std::nullopt) {
-        evaluator_->cancel_all();
-        store_->add_event("interrupted", "stopped by " + *reason +
-                                             "; running candidates will be redone on resume");
-        message("info", "stopped by " + *reason +
-                            ": state saved; continue with `cellforge resume " + dir_.string() +
-                            "`");
-        return CampaignOutcome::stopped;
-      }
-      const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
-      if (config_.hours > 0 && elapsed > config_.hours * 3600) {
-        evaluator_->cancel_all();
-        store_->add_event("budget",
-                          "time budget of " + std::to_string(config_.hours) + " h reached");
-        message("info", "time budget of " + std::to_string(config_.hours) + " h reached");
-        return CampaignOutcome::time_budget;
-      }
-      if (ledger_) {
-        schedule_jobs();
-        collect_jobs();
-        observe_jobs();
-      } else {
-        schedule_pending();
-        collect_finished();
-        observe_in_order();
-      }
-      if (controller_->pending().empty() && (!ledger_ || ledger_->unobserved() == 0)) {
-        if (const int64_t rejected = rejected_observed(); rejected >= config_.max_rejected) {
-          const std::string text = "stopped after " + std::to_string(rejected) +
-                                   " candidates rejected by [objective] caps "
-                                   "(budget.max_rejected): are the caps too tight?";
-          store_->add_event("budget", text);
-          message("warning", text);
-        }
-        store_->add_event("finished", std::to_string(observed_count()) + " candidates evaluated");
-        return CampaignOutcome::finished;
-      }
-      report_progress();
+void CampaignRun::schedule_pending() {
+  for (const Candidate& c : controller_->pending()) {
+    const auto id = static_cast<int64_t>(c.id);
+    CandidateRecord& r = records_[id];
+    if (r.status != CandidateStatus::pending || running_.count(id) || waiting_on_.count(id))
+      continue;
+    if (reject_over_cap(r)) {
+      store_->commit({r});
+      announce(r);
+      continue;
     }
-  }
-
-  // Each pending candidate: reuse a trained duplicate, wait for a running one, or submit.
-  void schedule_pending() {
-    for (const Candidate& c : controller_->pending()) {
-      const auto id = static_cast<int64_t>(c.id);
-      CandidateRecord& r = records_[id];
-      if (r.status != CandidateStatus::pending || running_.count(id) || waiting_on_.count(id))
-        continue;
-      if (reject_over_cap(r)) {
-        store_->commit({r});
-        announce(r);
-        continue;
-      }
-      // Only successful results are reused: a failure may not repeat (a crash, the OOM killer).
-      if (auto prior = store_->find_by_hash(r.hash);
-          prior && prior->id != id && prior->status == CandidateStatus::done) {
-        copy_result(r, *prior);
-        store_->commit({r});
-        announce(r);
-        continue;
-      }
-      if (auto other = running_with_hash(r.hash)) {
-        waiting_on_[id] = *other;
-        continue;
-      }
-      if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
-      evaluator_->submit(make_job(id, r));
-      running_.insert(id);
+    // Only successful results are reused: a failure may not repeat (a crash, the OOM killer).
+    if (auto prior = store_->find_by_hash(r.hash);
+        prior && prior->id != id && prior->status == CandidateStatus::done) {
+      copy_result(r, *prior);
+      store_->commit({r});
+      announce(r);
+      continue;
     }
-  }
-
-  // The job that trains candidate r (id: its own, or an evaluation's seq with a [scheduler]).
-  Job make_job(int64_t id, const CandidateRecord& r) const {
-    Job job;
-    job.id = id;
-    job.hash = r.hash;
-    job.genotype = store_->genotype_json(r);
-    return job;
-  }
-
-  // A candidate over an [objective] cap is marked rejected, untrained, with its proxy network's
-  // params and MACs (the dataset's shape is read once, on the first check); the caller stores it.
-  bool reject_over_cap(CandidateRecord& r) {
-    if (!config_.objective.has_caps()) return false;
-    if (!proxy_spec_) {
-      const DataSplits data = load_dataset(config_.proxy.data);
-      proxy_spec_ = config_.proxy.network;
-      proxy_spec_->input = data.train.shape;
-      proxy_spec_->classes = data.train.classes;
+    if (auto other = running_with_hash(r.hash)) {
+      waiting_on_[id] = *other;
+      continue;
     }
-    const Network network = build_network(store_->genotype(r), *proxy_spec_);
-    const auto reason = cap_violation(config_.objective, network.params(), network.macs());
-    if (!reason) return false;
-    r.status = CandidateStatus::rejected;
-    r.failure_reason = "rejected: " + *reason;
-    r.params = network.params();
-    r.macs = network.macs();
+    if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
+    evaluator_->submit(make_job(id, r));
+    running_.insert(id);
+  }
+}
+
+Job CampaignRun::make_job(int64_t id, const CandidateRecord& r) const {
+  Job job;
+  job.id = id;
+  job.hash = r.hash;
+  job.genotype = store_->genotype_json(r);
+  return job;
+}
+
+bool CampaignRun::reject_over_cap(CandidateRecord& r) {
+  if (!config_.objective.has_caps()) return false;
+  if (!proxy_spec_) {
+    const DataSplits data = load_dataset(config_.proxy.data);
+    proxy_spec_ = config_.proxy.network;
+    proxy_spec_->input = data.train.shape;
+    proxy_spec_->classes = data.train.classes;
+  }
+  const Network network = build_network(store_->genotype(r), *proxy_spec_);
+  const auto reason = cap_violation(config_.objective, network.params(), network.macs());
+  if (!reason) return false;
+  r.status = CandidateStatus::rejected;
+  r.failure_reason = "rejected: " + *reason;
+  r.params = network.params();
+  r.macs = network.macs();
+  r.finished_at = utc_now();
+  return true;
+}
+
+std::optional<int64_t> CampaignRun::running_with_hash(const std::string& hash) {
+  for (int64_t other : running_)
+    if (records_[other].hash == hash) return other;
+  return std::nullopt;
+}
+
+void CampaignRun::copy_result(CandidateRecord& duplicate, const CandidateRecord& source) {
+  duplicate.status = source.status;
+  duplicate.accuracy = source.accuracy;
+  duplicate.params = source.params;
+  duplicate.macs = source.macs;
+  duplicate.failure_reason = source.failure_reason;
+  duplicate.metrics = source.metrics;
+  duplicate.reused_from = source.id;
+  duplicate.finished_at = utc_now();
+}
+
+void CampaignRun::collect_finished() {
+  for (const JobResult& res : evaluator_->wait(0.2)) {
+    running_.erase(res.id);
+    CandidateRecord& r = records_[res.id];
+    // A worker rejects a candidate over objective.max_latency_ms before training it.
+    r.status = res.ok                     ? CandidateStatus::done
+               : res.status == "rejected" ? CandidateStatus::rejected
+                                          : CandidateStatus::failed;
+    if (res.ok) r.accuracy = res.accuracy;
+    r.failure_reason = res.ok ? "" : res.status + ": " + res.reason;
+    r.params = res.params;
+    r.macs = res.macs;
+    r.train_seconds = res.seconds;
+    r.metrics = res.metrics.dump();
     r.finished_at = utc_now();
-    return true;
-  }
-
-  std::optional<int64_t> running_with_hash(const std::string& hash) {
-    for (int64_t other : running_)
-      if (records_[other].hash == hash) return other;
-    return std::nullopt;
-  }
-
-  static void copy_result(CandidateRecord& duplicate, const CandidateRecord& source) {
-    duplicate.status = source.status;
-    duplicate.accuracy = source.accuracy;
-    duplicate.params = source.params;
-    duplicate.macs = source.macs;
-    duplicate.failure_reason = source.failure_reason;
-    duplicate.metrics = source.metrics;
-    duplicate.reused_from = source.id;
-    duplicate.finished_at = utc_now();
-  }
-
-  // Finished evaluations are stored at once (observed later, in order), with the duplicates that
-  // waited for them: a success is copied to them, a failure sends them to be trained themselves.
-  void collect_finished() {
-    for (const JobResult& res : evaluator_->wait(0.2)) {
-      running_.erase(res.id);
-      CandidateRecord& r = records_[res.id];
-      // A worker rejects a candidate over objective.max_latency_ms before training it.
-      r.status = res.ok                      ? CandidateStatus::done
-                 : res.status == "rejected" ? CandidateStatus::rejected
-                                            : CandidateStatus::failed;
-      if (res.ok) r.accuracy = res.accuracy;
-      r.failure_reason = res.ok ? "" : res.status + ": " + res.reason;
-      r.params = res.params;
-      r.macs = res.macs;
-      r.train_seconds = res.seconds;
-      r.metrics = res.metrics.dump();
-      r.finished_at = utc_now();
-      if (res.seconds > 0) eval_seconds_ += res.seconds, ++eval_count_;
-      std::vector<CandidateRecord> changed{r};
-      for (auto it = waiting_on_.begin(); it != waiting_on_.end();) {
-        if (it->second != res.id) {
-          ++it;
-          continue;
-        }
-        if (res.ok) {
-          copy_result(records_[it->first], r);
-          changed.push_back(records_[it->first]);
-        }
-        it = waiting_on_.erase(it);
-      }
-      store_->commit(changed);
-      for (const auto& c : changed) announce(c);
-    }
-  }
-
-  // Observe strictly in candidate order, proposing the next candidate in the same transaction.
-  void observe_in_order() {
-    while (!controller_->pending().empty()) {
-      CandidateRecord& r = records_[static_cast<int64_t>(controller_->pending().front().id)];
-      if (r.status == CandidateStatus::pending) break;
-      controller_->observe(static_cast<uint64_t>(r.id), controller_result(r));
-      r.observed = true;
-      std::vector<CandidateRecord> changed{r};
-      if (budget_left()) {
-        CandidateRecord next = propose();
-        records_[next.id] = next;
-        changed.push_back(next);
-      }
-      store_->commit(changed, controller_->save_state());
-    }
-  }
-
-  // What the controller learns from a finished candidate: its reward and, in Pareto mode, its
-  // costs. A trained candidate without a latency (its measurement failed, or the run was resumed
-  // with --force into a latency objective) has no place among the fronts: the controller sees it
-  // as failed, so it never enters the population, while its stored row keeps its accuracy.
-  // Derived from the stored row alone, so a resumed run observes the same.
-  EvalResult controller_result(const CandidateRecord& r) {
-    if (r.status != CandidateStatus::done || !r.accuracy)
-      return EvalResult::failure(r.failure_reason);
-    const ObjectiveOptions& objective = config_.objective;
-    if (!objective.pareto_mode() && objective.soft_target_latency_ms <= 0)
-      return EvalResult::success(objective_reward(objective, *r.accuracy, r.params, r.macs));
-    const nlohmann::json metrics = store_->metrics_json(r);
-    const std::optional<double> latency = latency_ms(metrics);
-    if (!latency && objective.soft_target_latency_ms > 0)  // (never with Pareto mode)
-      return missing_latency(r, "the soft latency reward");
-    const double reward = objective_reward(objective, *r.accuracy, r.params, r.macs, latency);
-    if (!objective.pareto_mode()) return EvalResult::success(reward);
-    std::vector<double> costs;
-    for (CostKind kind : config_.objective.pareto) {
-      const auto cost = candidate_cost(r, kind, metrics);
-      // Params and MACs are always known: only a latency can be missing.
-      if (!cost) return missing_latency(r, "objective.pareto");
-      costs.push_back(*cost);
-    }
-    return EvalResult::success(reward, std::move(costs));
-  }
-
-  // A trained candidate whose latency an objective needs but was not measured: a warning, and a
-  // failure for the controller.
-  EvalResult missing_latency(const CandidateRecord& r, const std::string& needed_by) {
-    const std::string reason =
-        "no latency measurement (metrics.latency.median_ms) for " + needed_by;
-    message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
-                           "; the controller observes it as failed");
-    return EvalResult::failure(reason);
-  }
-
-  // ---- [scheduler]: jobs are evaluations (a candidate at a rung), observed in seq order ----
-
-  void fill_jobs() {
-    std::vector<CandidateRecord> candidates;
-    std::vector<EvaluationRecord> evaluations;
-    top_up(candidates, evaluations);
-    if (!evaluations.empty()) store_->commit(candidates, evaluations, controller_->save_state());
-  }
-
-  // Keep `workers` evaluations created and not yet observed: promotions first, then new
-  // candidates while the budget lasts.
-  void top_up(std::vector<CandidateRecord>& candidates,
-              std::vector<EvaluationRecord>& evaluations) {
-    const int window = std::max(1, config_.workers);
-    while (ledger_->unobserved() < window) {
-      CandidateRecord proposed;
-      const auto job = ledger_->next_job(
-          [&]() -> std::optional<CandidateRecord> {
-            if (!budget_left()) return std::nullopt;
-            return propose();
-          },
-          &proposed);
-      if (!job) break;
-      if (proposed.id > 0) {
-        records_[proposed.id] = proposed;
-        candidates.push_back(proposed);
-      }
-      evaluations.push_back(*job);
-    }
-  }
-
-  // Each created evaluation: reject a new candidate over a cap, reuse an earlier evaluation of
-  // the same architecture at the same epochs (or wait for it), or submit.
-  void schedule_jobs() {
-    for (auto& [seq, e] : ledger_->evaluations()) {
-      if (e.status != CandidateStatus::pending || running_.count(seq) || waiting_on_.count(seq))
-        continue;
-      CandidateRecord& r = records_[e.candidate];
-      if (ledger_->is_first(e) && reject_over_cap(r)) {
-        e.status = CandidateStatus::rejected;
-        e.failure_reason = r.failure_reason;
-        e.finished_at = r.finished_at;
-        store_->commit({r}, {e});
-        announce(r);
+    if (res.seconds > 0) eval_seconds_ += res.seconds, ++eval_count_;
+    std::vector<CandidateRecord> changed{r};
+    for (auto it = waiting_on_.begin(); it != waiting_on_.end();) {
+      if (it->second != res.id) {
+        ++it;
         continue;
       }
-      if (const EvaluationRecord* source = ledger_->duplicate_of(e, records_)) {
-        if (source->status == CandidateStatus::done) {
-          reuse_evaluation(e, *source);
-          store_->commit({r}, {e});
-          announce(r);
-        } else {
-          waiting_on_[seq] = source->seq;
-        }
-        continue;
+      if (res.ok) {
+        copy_result(records_[it->first], r);
+        changed.push_back(records_[it->first]);
       }
-      if (evaluator_->in_flight() >= evaluator_->capacity()) continue;
-      Job job = make_job(seq, r);
-      job.epochs = e.epochs;
-      job.checkpoint_dir = ledger_->checkpoint_dir(e.candidate).string();
-      job.measure_latency = ledger_->is_first(e);
-      evaluator_->submit(job);
-      running_.insert(seq);
+      it = waiting_on_.erase(it);
     }
+    store_->commit(changed);
+    for (const auto& c : changed) announce(c);
   }
+}
 
-  // A duplicate's first evaluation takes an earlier one's result (it is never promoted itself:
-  // the earlier candidate is the one that continues).
-  void reuse_evaluation(EvaluationRecord& e, const EvaluationRecord& source) {
-    e.status = source.status;
-    e.accuracy = source.accuracy;
-    e.metrics = source.metrics;
-    e.reused_from = source.candidate;
-    e.finished_at = utc_now();
-    CandidateRecord& r = records_[e.candidate];
-    r.status = source.status;
-    r.accuracy = source.accuracy;
-    r.rung = e.rung;
-    r.params = records_[source.candidate].params;
-    r.macs = records_[source.candidate].macs;
-    r.metrics = source.metrics;
-    r.reused_from = source.candidate;
-    r.finished_at = e.finished_at;
-  }
-
-  void collect_jobs() {
-    for (const JobResult& res : evaluator_->wait(0.2)) {
-      running_.erase(res.id);
-      EvaluationRecord& e = ledger_->evaluations().at(res.id);
-      e.status = res.ok                     ? CandidateStatus::done
-                 : res.status == "rejected" ? CandidateStatus::rejected
-                                            : CandidateStatus::failed;
-      if (res.ok) e.accuracy = res.accuracy;
-      e.failure_reason = res.ok ? "" : res.status + ": " + res.reason;
-      e.train_seconds = res.seconds;
-      e.metrics = res.metrics.dump();
-      e.finished_at = utc_now();
-      if (res.seconds > 0) eval_seconds_ += res.seconds, ++eval_count_;
-      CandidateRecord& r = records_[e.candidate];
-      apply_evaluation(r, e, res);
-      std::vector<CandidateRecord> candidates{r};
-      std::vector<EvaluationRecord> evaluations{e};
-      for (auto it = waiting_on_.begin(); it != waiting_on_.end();) {
-        if (it->second != res.id) {
-          ++it;
-          continue;
-        }
-        EvaluationRecord& waiter = ledger_->evaluations().at(it->first);
-        if (res.ok) {
-          reuse_evaluation(waiter, e);
-          candidates.push_back(records_[waiter.candidate]);
-          evaluations.push_back(waiter);
-        }
-        it = waiting_on_.erase(it);
-      }
-      store_->commit(candidates, evaluations);
-      announce_evaluation(e);
-      for (size_t k = 1; k < candidates.size(); ++k) announce(candidates[k]);
+void CampaignRun::observe_in_order() {
+  while (!controller_->pending().empty()) {
+    CandidateRecord& r = records_[static_cast<int64_t>(controller_->pending().front().id)];
+    if (r.status == CandidateStatus::pending) break;
+    controller_->observe(static_cast<uint64_t>(r.id), controller_result(r));
+    r.observed = true;
+    std::vector<CandidateRecord> changed{r};
+    if (budget_left()) {
+      CandidateRecord next = propose();
+      records_[next.id] = next;
+      changed.push_back(next);
     }
+    store_->commit(changed, controller_->save_state());
   }
+}
 
-  // The candidate row holds its highest successful rung: a first evaluation sets everything, a
-  // promotion's success replaces the accuracy and metrics (keeping the first one's latency); a
-  // failed promotion leaves the row as it was (the evaluation row keeps the failure).
-  static void apply_evaluation(CandidateRecord& r, const EvaluationRecord& e,
-                               const JobResult& res) {
-    r.train_seconds += e.train_seconds;
-    if (r.status != CandidateStatus::pending && e.status != CandidateStatus::done) return;
-    if (r.status == CandidateStatus::pending) {
-      r.status = e.status;
-      r.failure_reason = e.failure_reason;
-      r.params = res.params;
-      r.macs = res.macs;
-    }
-    r.accuracy = e.accuracy;
-    r.rung = e.rung;
-    nlohmann::json metrics = res.metrics;
-    if (!metrics.contains("latency") && !r.metrics.empty()) {
-      const nlohmann::json before = nlohmann::json::parse(r.metrics, nullptr, false);
-      if (before.is_object() && before.contains("latency")) metrics["latency"] = before["latency"];
-    }
-    r.metrics = metrics.dump();
-    r.finished_at = e.finished_at;
+EvalResult CampaignRun::controller_result(const CandidateRecord& r) {
+  if (r.status != CandidateStatus::done || !r.accuracy)
+    return EvalResult::failure(r.failure_reason);
+  const ObjectiveOptions& objective = config_.objective;
+  if (!objective.pareto_mode() && objective.soft_target_latency_ms <= 0)
+    return EvalResult::success(objective_reward(objective, *r.accuracy, r.params, r.macs));
+  const nlohmann::json metrics = store_->metrics_json(r);
+  const std::optional<double> latency = latency_ms(metrics);
+  if (!latency && objective.soft_target_latency_ms > 0)  // (never with Pareto mode)
+    return missing_latency(r, "the soft latency reward");
+  const double reward = objective_reward(objective, *r.accuracy, r.params, r.macs, latency);
+  if (!objective.pareto_mode()) return EvalResult::success(reward);
+  std::vector<double> costs;
+  for (CostKind kind : config_.objective.pareto) {
+    const auto cost = candidate_cost(r, kind, metrics);
+    // Params and MACs are always known: only a latency can be missing.
+    if (!cost) return missing_latency(r, "objective.pareto");
+    costs.push_back(*cost);
   }
+  return EvalResult::success(reward, std::move(costs));
+}
 
-  // In seq order: the scheduler ranks the result, the controller observes a candidate's first
-  // evaluation, and the evaluations that follow are created, all in one transaction.
-  void observe_jobs() {
-    while (EvaluationRecord* e = ledger_->first_unobserved()) {
-      if (e->status == CandidateStatus::pending) break;
-      ledger_->observe(*e);
-      std::vector<EvaluationRecord> evaluations{*e};
-      std::vector<CandidateRecord> candidates;
-      if (ledger_->is_first(*e)) {
-        CandidateRecord& r = records_[e->candidate];
-        controller_->observe(static_cast<uint64_t>(r.id), controller_result(r));
-        r.observed = true;
-        candidates.push_back(r);
-      }
-      top_up(candidates, evaluations);
-      store_->commit(candidates, evaluations, controller_->save_state());
-      remove_finished_checkpoints();
-    }
+EvalResult CampaignRun::missing_latency(const CandidateRecord& r, const std::string& needed_by) {
+  const std::string reason = "no latency measurement (metrics.latency.median_ms) for " + needed_by;
+  message("warning", "candidate " + std::to_string(r.id) + ": " + reason +
+                         "; the controller observes it as failed");
+  return EvalResult::failure(reason);
+}
+
+void CampaignRun::announce(const CandidateRecord& r) {
+  announce_result(r, supernet_ ? "supernet " : "", r.status, r.accuracy, r.failure_reason,
+                  r.reused_from, r.train_seconds);
+}
+
+void CampaignRun::announce_result(const CandidateRecord& r, const std::string& what,
+                                  CandidateStatus status, std::optional<double> accuracy,
+                                  const std::string& failure_reason,
+                                  std::optional<int64_t> reused_from, double seconds) {
+  std::ostringstream msg;
+  msg << "candidate " << r.id << " (" << r.hash << ") " << what;
+  char buf[64];
+  if (status == CandidateStatus::done) {
+    std::snprintf(buf, sizeof buf, "accuracy %.2f%%", 100 * *accuracy);
+    msg << buf;
+  } else {
+    msg << (status == CandidateStatus::rejected ? "" : "failed: ") << failure_reason;
   }
-
-  // Checkpoints that no promotion can continue any more (the directory names are ids).
-  void remove_finished_checkpoints() {
-    for (int64_t candidate : ledger_->finished_checkpoints(config_.candidates)) {
-      if (!checkpoints_removed_.insert(candidate).second) continue;
-      std::error_code ec;
-      std::filesystem::remove_all(ledger_->checkpoint_dir(candidate), ec);
-    }
+  if (reused_from) msg << " (reused from candidate " << *reused_from << ")";
+  if (r.params) msg << ", " << r.params << " params";
+  if (seconds > 0) {
+    std::snprintf(buf, sizeof buf, ", %.1f s", seconds);
+    msg << buf;
   }
+  message("info", msg.str());
+  if (callbacks_.on_candidate) callbacks_.on_candidate(r);
+}
 
-  void announce_evaluation(const EvaluationRecord& e) {
-    const CandidateRecord& r = records_[e.candidate];
-    announce_result(r,
-                    "rung " + std::to_string(e.rung) + " (" + std::to_string(e.epochs) +
-                        (e.epochs == 1 ? " epoch): " : " epochs): "),
-                    e.status, e.accuracy, e.failure_reason, e.reused_from, e.train_seconds);
+int64_t CampaignRun::observed_count() const {
+  return std::count_if(records_.begin(), records_.end(),
+                       [](const auto& kv) { return kv.second.observed; });
+}
+
+const CandidateRecord* CampaignRun::best() const {
+  const CandidateRecord* out = nullptr;
+  for (const auto& [id, r] : records_)
+    if (r.status == CandidateStatus::done && r.accuracy &&
+        (!out || r.rung > out->rung || (r.rung == out->rung && *r.accuracy > *out->accuracy)))
+      out = &r;
+  return out;
+}
+
+void CampaignRun::report_progress() {
+  if (!callbacks_.on_progress) return;
+  CampaignCallbacks::Progress p;
+  p.observed = observed_count() - rejected_observed();  // what the budget counts
+  p.budget = config_.candidates;
+  if (const auto* b = best()) p.best_accuracy = *b->accuracy;
+  // (With a [scheduler], evaluations differ in length and promotions are not counted in
+  // advance: no ETA; the running job is shown by its candidate.)
+  if (eval_count_ > 0 && !ledger_)
+    p.eta_seconds = (eval_seconds_ / eval_count_) *
+                    static_cast<double>(config_.candidates - p.observed) /
+                    std::max(1, config_.workers);
+  p.running = evaluator_->progress();
+  if (p.running && ledger_) p.running->id = ledger_->evaluations().at(p.running->id).candidate;
+  if (p.running && retraining_) p.running->id = retrain_.at(p.running->id).candidate;
+  callbacks_.on_progress(p);
+}
+
+CampaignResult CampaignRun::finish(CampaignOutcome outcome) {
+  CampaignResult result;
+  result.outcome = outcome;
+  result.observed = observed_count();
+  if (const auto* b = best()) result.best = *b;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f%%", result.best ? 100 * *result.best->accuracy : 0.0);
+  message("info", std::to_string(result.observed) + " candidates observed; best accuracy " +
+                      (result.best ? std::string(buf) : std::string("n/a")));
+  if (scorer_ && scorer_->count() > 0) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "zero-cost guidance: %lld scorings in %.1f s this session (not candidates)",
+                  static_cast<long long>(scorer_->count()), scorer_->seconds());
+    message("info", text);
+    store_->add_event("zero-cost", text);
   }
-
-  void announce(const CandidateRecord& r) {
-    announce_result(r, "", r.status, r.accuracy, r.failure_reason, r.reused_from, r.train_seconds);
+  // A campaign whose every finished candidate failed found nothing: say why.
+  for (const auto& [id, r] : records_)
+    if ((r.status == CandidateStatus::failed || r.status == CandidateStatus::rejected) &&
+        !result.first_failure)
+      result.first_failure = r;
+  if (outcome == CampaignOutcome::finished && !result.best && result.first_failure) {
+    result.outcome = CampaignOutcome::all_failed;
+    message("error", "every finished candidate failed (candidate " +
+                         std::to_string(result.first_failure->id) + ": " +
+                         result.first_failure->failure_reason + ")");
   }
-
-  // "candidate 5 (hash) [what]accuracy 81.20% (reused from candidate 2), 123 params, 4.1 s"
-  void announce_result(const CandidateRecord& r, const std::string& what, CandidateStatus status,
-                       std::optional<double> accuracy, const std::string& failure_reason,
-                       std::optional<int64_t> reused_from, double seconds) {
-    std::ostringstream msg;
-    msg << "candidate " << r.id << " (" << r.hash << ") " << what;
-    char buf[64];
-    if (status == CandidateStatus::done) {
-      std::snprintf(buf, sizeof buf, "accuracy %.2f%%", 100 * *accuracy);
-      msg << buf;
-    } else {
-      msg << (status == CandidateStatus::rejected ? "" : "failed: ") << failure_reason;
-    }
-    if (reused_from) msg << " (reused from candidate " << *reused_from << ")";
-    if (r.params) msg << ", " << r.params << " params";
-    if (seconds > 0) {
-      std::snprintf(buf, sizeof buf, ", %.1f s", seconds);
-      msg << buf;
-    }
-    message("info", msg.str());
-    if (callbacks_.on_candidate) callbacks_.on_candidate(r);
-  }
-
-  int64_t observed_count() const {
-    return std::count_if(records_.begin(), records_.end(),
-                         [](const auto& kv) { return kv.second.observed; });
-  }
-
-  // The highest rung first (successive halving), then the best accuracy.
-  const CandidateRecord* best() const {
-    const CandidateRecord* out = nullptr;
-    for (const auto& [id, r] : records_)
-      if (r.status == CandidateStatus::done && r.accuracy &&
-          (!out || r.rung > out->rung || (r.rung == out->rung && *r.accuracy > *out->accuracy)))
-        out = &r;
-    return out;
-  }
-
-  void report_progress() {
-    if (!callbacks_.on_progress) return;
-    CampaignCallbacks::Progress p;
-    p.observed = observed_count() - rejected_observed();  // what the budget counts
-    p.budget = config_.candidates;
-    if (const auto* b = best()) p.best_accuracy = *b->accuracy;
-    // (With a [scheduler], evaluations differ in length and promotions are not counted in
-    // advance: no ETA; the running job is shown by its candidate.)
-    if (eval_count_ > 0 && !ledger_)
-      p.eta_seconds = (eval_seconds_ / eval_count_) *
-                      static_cast<double>(config_.candidates - p.observed) /
-                      std::max(1, config_.workers);
-    p.running = evaluator_->progress();
-    if (p.running && ledger_) p.running->id = ledger_->evaluations().at(p.running->id).candidate;
-    callbacks_.on_progress(p);
-  }
-
-  CampaignResult finish(CampaignOutcome outcome) {
-    CampaignResult result;
-    result.outcome = outcome;
-    result.observed = observed_count();
-    if (const auto* b = best()) result.best = *b;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f%%", result.best ? 100 * *result.best->accuracy : 0.0);
-    message("info", std::to_string(result.observed) + " candidates observed; best accuracy " +
-                        (result.best ? std::string(buf) : std::string("n/a")));
-    if (scorer_ && scorer_->count() > 0) {
-      char text[160];
-      std::snprintf(text, sizeof text,
-                    "zero-cost guidance: %lld scorings in %.1f s this session (not candidates)",
-                    static_cast<long long>(scorer_->count()), scorer_->seconds());
-      message("info", text);
-      store_->add_event("zero-cost", text);
-    }
-    // A campaign whose every finished candidate failed found nothing: say why.
-    for (const auto& [id, r] : records_)
-      if ((r.status == CandidateStatus::failed || r.status == CandidateStatus::rejected) &&
-          !result.first_failure)
-        result.first_failure = r;
-    if (outcome == CampaignOutcome::finished && !result.best && result.first_failure) {
-      result.outcome = CampaignOutcome::all_failed;
-      message("error", "every finished candidate failed (candidate " +
-                           std::to_string(result.first_failure->id) + ": " +
-                           result.first_failure->failure_reason + ")");
-    }
-    return result;
-  }
-
-  const CampaignConfig& config_;
-  const CampaignRunOptions options_;
-  const CampaignCallbacks& callbacks_;
-  const std::filesystem::path dir_;
-  std::unique_ptr<SearchSpace> space_;
-  std::unique_ptr<Controller> controller_;
-  std::shared_ptr<CampaignScorer> scorer_;  // zero-cost guidance, when configured
-  std::optional<NetworkSpec> proxy_spec_;   // the proxy network's stacking, for [objective] caps
-  std::unique_ptr<Evaluator> evaluator_;
-  std::unique_ptr<RungLedger> ledger_;  // [scheduler]: the evaluations (see campaign_jobs.cpp)
-  std::set<int64_t> checkpoints_removed_;
-  std::unique_ptr<RunLock> lock_;
-  std::unique_ptr<ResultsStore> store_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::map<int64_t, CandidateRecord> records_;
-  std::set<int64_t> running_;              // submitted to the evaluator
-  std::map<int64_t, int64_t> waiting_on_;  // duplicate candidate -> the running one it waits for
-  double eval_seconds_ = 0;
-  int eval_count_ = 0;
-};
-
-}  // namespace
+  return result;
+}
 
 CampaignResult run_campaign(const CampaignConfig& config, const CampaignRunOptions& options,
                             const CampaignCallbacks& callbacks) {
@@ -756,6 +544,40 @@ std::string rung_status_text(const CampaignConfig& config, const ResultsStore& s
   return out.str();
 }
 
+// Supernet campaigns: the supernet's training and the stand-alone retrainings.
+std::string supernet_status_text(const CampaignConfig& config, const ResultsStore& store) {
+  const CampaignSupernet supernet = campaign_supernet(config, "[supernet]");
+  std::ostringstream out;
+  out << "supernet   ";
+  const nlohmann::json summary =
+      std::filesystem::exists(supernet.summary_file)
+          ? nlohmann::json::parse(
+                read_file_capped(supernet.summary_file, 1 << 20, "supernet summary"), nullptr,
+                false)
+          : nlohmann::json();
+  if (summary.is_object() && summary.value("steps_done", nlohmann::json()).is_number()) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%lld steps trained (%s, %.0f s in all), ",
+                  static_cast<long long>(summary["steps_done"].get<int64_t>()),
+                  summary.value("status", std::string("?")).c_str(),
+                  summary.value("seconds_total", 0.0));
+    out << buf;
+  } else {
+    out << "not trained yet, ";
+  }
+  out << config.supernet.epochs << " epoch(s) configured; state in " << supernet.state_file.string()
+      << "\n";
+  int done = 0, failed = 0, pending = 0;
+  for (const EvaluationRecord& e : store.evaluations()) {
+    if (e.status == CandidateStatus::done) ++done;
+    if (e.status == CandidateStatus::failed) ++failed;
+    if (e.status == CandidateStatus::pending) ++pending;
+  }
+  out << "retrained  " << done << " done, " << failed << " failed, " << pending
+      << " pending stand-alone (supernet.retrain = " << config.supernet.retrain << ")\n";
+  return out.str();
+}
+
 }  // namespace
 
 std::string campaign_status_text(const std::filesystem::path& run_dir) {
@@ -795,6 +617,7 @@ std::string campaign_status_text(const std::filesystem::path& run_dir) {
     out << "best       candidate " << best_id << " with " << buf << "\n";
   }
   if (config.scheduler.kind != SchedulerKind::none) out << rung_status_text(config, store, run_dir);
+  if (config.supernet.epochs > 0) out << supernet_status_text(config, store);
   out << "time       " << format_duration(seconds) << " of training\n";
   if (!events.empty())
     out << "last event " << events.back().at << " " << events.back().kind << ": "

@@ -34,6 +34,7 @@ struct CampaignCallbacks {
     std::optional<double> best_accuracy;
     std::optional<double> eta_seconds;   // once a candidate has been trained
     std::optional<JobProgress> running;  // the running candidate with the lowest id
+    std::string activity;                // work besides candidates (supernet training), or empty
   };
   std::function<void(const Progress& progress)> on_progress;
   // Polled between steps: a reason (e.g. "Interrupt") stops the campaign: in-flight work is

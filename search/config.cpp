@@ -663,9 +663,13 @@ std::vector<KeyDef> make_campaign_keys() {
       CF_SET(c.scheduler.min_epochs = to_int(v))));
   keys.push_back(campaign_key(
       "supernet.epochs", KeyType::integer, "0", 0, 100000, "",
-      "weight sharing (cellforge supernet): epochs of one-shot supernet training over the space, "
-      "one uniformly sampled cell per step, with the [proxy] network, data and optimiser settings "
-      "(0: no supernet)",
+      "weight sharing: epochs of one-shot supernet training over the space, one uniformly sampled "
+      "cell per step, with the [proxy] network, data and optimiser settings (not its epochs, "
+      "warm-up, cutout or drop path); > 0 makes the campaign a supernet campaign: the supernet is "
+      "trained (and resumed) in campaign.dir/supernet/, every candidate is scored with its "
+      "inherited weights (what the controller observes), then the best supernet.retrain are "
+      "trained stand-alone with [proxy] (0: no supernet; cellforge supernet trains and scores "
+      "outside a campaign)",
       CF_SET(c.supernet.epochs = to_int(v))));
   keys.push_back(campaign_key(
       "supernet.checkpoint_steps", KeyType::integer, "200", 1, 1e8, "",
@@ -681,6 +685,12 @@ std::vector<KeyDef> make_campaign_keys() {
       "supernet.score_images", KeyType::integer, "256", 0, 1e9, "",
       "held-out (validation) images a cell is scored on with inherited weights (0: all)",
       CF_SET(c.supernet.score_images = to_int(v))));
+  keys.push_back(campaign_key(
+      "supernet.retrain", KeyType::integer, "5", 0, 1e6, "",
+      "a supernet campaign trains its best this many distinct cells (by supernet score) "
+      "stand-alone with [proxy] once the candidates are scored; their results are rung 1, ranked "
+      "above every supernet score",
+      CF_SET(c.supernet.retrain = to_int(v))));
   keys.push_back(campaign_key(
       "budget.candidates", KeyType::integer, "100", 1, 1e8, "",
       "candidates to evaluate; candidates rejected by an [objective] cap (not trained) do not count",
@@ -778,6 +788,15 @@ void check_campaign(const CampaignConfig& config,
   if (config.space_type == "nasnet" && config.proxy.train.epochs < 1)
     throw bad("proxy.epochs", "a campaign trains candidates for at least 1 epoch");
   const SchedulerOptions& sched = config.scheduler;
+  if (config.supernet.epochs > 0) {
+    if (config.space_type != "nasnet")
+      throw bad("supernet.epochs", "the supernet shares weights between NASNet cells (space.type = "
+                                   "nasnet, not " + config.space_type + ")");
+    if (sched.kind != SchedulerKind::none)
+      throw bad("scheduler.kind", "a supernet campaign scores candidates with the supernet and "
+                                  "retrains its best itself (supernet.retrain); set "
+                                  "scheduler.kind = none or supernet.epochs = 0");
+  }
   if (sched.kind != SchedulerKind::none) {
     if (config.space_type != "nasnet")
       throw bad("scheduler.kind", "successive halving trains candidates itself; space.type = " +
@@ -912,11 +931,15 @@ bool resumable_key(const std::string& key) {
 }
 }  // namespace
 
-std::string CampaignConfig::identity_hash(const std::vector<std::string>& ignored) const {
+std::string CampaignConfig::identity_hash() const {
+  return identity_hash_of([](const std::string&) { return true; });
+}
+
+std::string CampaignConfig::identity_hash_of(
+    const std::function<bool(const std::string& key)>& include) const {
   std::string text;
   for (const auto& k : campaign_keys())
-    if (!resumable_key(k.key) && values.at(k.key) != neutral_value(k) &&
-        std::find(ignored.begin(), ignored.end(), k.key) == ignored.end())
+    if (!resumable_key(k.key) && values.at(k.key) != neutral_value(k) && include(k.key))
       text += k.key + "=" + values.at(k.key) + "\n";
   return std::string(kIdentityV2) + hash_hex(text);
 }

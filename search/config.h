@@ -8,6 +8,7 @@
 // "section.key=value" (--set).
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -45,12 +46,15 @@ struct TrainSettings {
   TrainOptions train;
 };
 
-// [supernet]: weight sharing over the campaign's space (cellforge supernet).
+// [supernet]: weight sharing over the campaign's space. With epochs > 0 a campaign trains the
+// supernet first, scores its candidates with inherited weights, then trains the best `retrain`
+// stand-alone (search/campaign_supernet.h); `cellforge supernet` trains and scores outside one.
 struct SupernetSettings {
   int epochs = 0;  // 0: off
   int checkpoint_steps = 200;
   int calibration_batches = 4;
   int score_images = 256;
+  int retrain = 5;
 };
 
 // The resolved campaign configuration.
@@ -93,8 +97,9 @@ struct CampaignConfig {
   // What a resumed run must match: "v2:" + a hash of every key except [budget] and campaign.dir
   // whose value differs from the key's default. Keys that a newer cellforge adds with a default
   // that keeps the old behaviour therefore leave the identity of existing runs unchanged.
-  // `ignored`: further keys left out (e.g. the supernet's scoring keys for its training state).
-  std::string identity_hash(const std::vector<std::string>& ignored = {}) const;
+  std::string identity_hash() const;
+  // The same hash over only the keys `include` accepts (e.g. what a supernet's weights depend on).
+  std::string identity_hash_of(const std::function<bool(const std::string& key)>& include) const;
   // Whether this config has the identity stored with a run: a "v2:" hash, or a hash written by
   // cellforge before v2 (of every key of the frozen file, defaults included), which matches when
   // the keys in this file hash to it and every key the file lacks holds its default.

@@ -397,27 +397,32 @@ TrainResult train_job(const nlohmann::json& job, const Network& network, const D
   return r;
 }
 
-// [objective] latency: the proxy network as inference runs it (no auxiliary head, no dropout),
-// measured before training so that a candidate over objective.max_latency_ms is not trained.
 nlohmann::json measure_job_latency(const nlohmann::json& job, const Genotype& genotype,
-                                   NetworkSpec spec) {
+                                   const NetworkSpec& spec) {
   const nlohmann::json& l = job.at("latency");
   LatencyOptions options;
   options.threads = l.at("threads").get<int>();
   options.warmup = l.at("warmup").get<int>();
   options.runs = l.at("runs").get<int>();
+  return candidate_latency(genotype, spec, options, l.value("cells_per_stack", 0),
+                           l.value("filters", 0));
+}
+
+}  // namespace
+
+nlohmann::json candidate_latency(const Genotype& genotype, NetworkSpec spec,
+                                 const LatencyOptions& options, int cells_per_stack,
+                                 int filters) {
   spec.aux_head = false;
   spec.dropout = 0;
-  if (const int n = l.value("cells_per_stack", 0); n > 0) spec.cells_per_stack = n;
-  if (const int f = l.value("filters", 0); f > 0) spec.filters = f;
+  if (cells_per_stack > 0) spec.cells_per_stack = cells_per_stack;
+  if (filters > 0) spec.filters = filters;
   const LatencyResult r = measure_latency(build_network(genotype, spec), options);
   return {{"median_ms", r.median_ms},     {"min_ms", r.min_ms},
           {"cv", r.cv},                   {"runs", r.runs},
           {"threads", r.threads},         {"cells_per_stack", spec.cells_per_stack},
           {"filters", spec.filters}};
 }
-
-}  // namespace
 
 int run_worker(std::FILE* in, std::FILE* out) {
   char* line = nullptr;

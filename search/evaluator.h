@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "search/config.h"
+#include "space/genotype.h"
+#include "space/network.h"
+#include "trainer/latency.h"
 
 namespace cf {
 
@@ -111,6 +114,12 @@ nlohmann::json job_result_to_json(const JobResult& result);
 JobResult job_result_from_json(const nlohmann::json& j);  // id is left 0
 nlohmann::json job_progress_to_json(const JobProgress& progress);
 JobProgress job_progress_from_json(int64_t id, const nlohmann::json& j);
+
+// [objective] latency: the proxy network (`spec`) as inference runs it (no auxiliary head, no
+// dropout; cells_per_stack / filters > 0 replace the stacking's), measured before training so
+// that a candidate over objective.max_latency_ms is not trained. The metrics.latency JSON.
+nlohmann::json candidate_latency(const Genotype& genotype, NetworkSpec spec,
+                                 const LatencyOptions& options, int cells_per_stack, int filters);
 
 // The job description a worker process reads: the candidate plus the proxy settings.
 nlohmann::json job_to_json(const Job& job, const CampaignConfig& config, int threads);

@@ -46,6 +46,7 @@ std::string progress_line(const CampaignCallbacks::Progress& p) {
     line += buf;
   }
   if (p.eta_seconds) line += "  ETA " + format_duration(*p.eta_seconds);
+  if (!p.activity.empty()) line += "  | " + p.activity;
   if (p.running) {
     const JobProgress& r = *p.running;
     std::snprintf(buf, sizeof buf, "  | #%lld epoch %d/%d %d%% loss %.3f",

@@ -56,6 +56,15 @@ int run_report(const Args& args) {
     input.evaluations = store.evaluations();
     input.rung_epochs = rung_epochs(config.scheduler);
   }
+  if (config.supernet.epochs > 0) {
+    input.evaluations = store.evaluations();
+    for (const CandidateRecord& r : input.candidates) {
+      const nlohmann::json m = store.metrics_json(r);
+      if (r.status == CandidateStatus::done && m.contains("supernet") &&
+          m["supernet"].value("accuracy", nlohmann::json()).is_number())
+        input.supernet_score[r.id] = m["supernet"]["accuracy"].get<double>();
+    }
+  }
   input.top = top;
   input.cell_svg = nasnet_cell_svg;
   // The front `top --pareto` lists: over the campaign's objective.pareto costs, or params.

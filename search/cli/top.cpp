@@ -1,4 +1,5 @@
 // cellforge top: a campaign's best candidates, or its Pareto front, as a table or JSON.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -50,14 +51,23 @@ void print_best(const ResultsStore& store, int n, bool json) {
   }
   if (!epochs.empty()) {
     // Ranked by rung first: a score at more epochs is never compared with one at fewer.
-    std::printf("%4s  %-6s  %-16s  %4s  %6s  %9s  %10s  %8s\n", "rank", "id", "hash", "rung",
-                "epochs", "accuracy", "params", "seconds");
-    int rank = 1;
+    // (A supernet campaign's rung 0 is the supernet score: "supernet" in the epochs column.)
+    std::vector<std::string> trained;
     for (const auto& r : best)
-      std::printf("%4d  %-6lld  %-16s  %4d  %6d  %8.2f%%  %10lld  %8.1f\n", rank++,
-                  static_cast<long long>(r.id), r.hash.c_str(), r.rung,
-                  epochs.count({r.id, r.rung}) ? epochs.at({r.id, r.rung}) : 0, 100 * *r.accuracy,
-                  static_cast<long long>(r.params), r.train_seconds);
+      trained.push_back(
+          r.rung == 0 && store.metrics_json(r).contains("supernet")
+              ? "supernet"
+              : std::to_string(epochs.count({r.id, r.rung}) ? epochs.at({r.id, r.rung}) : 0));
+    int width = 6;
+    for (const auto& t : trained) width = std::max(width, static_cast<int>(t.size()));
+    std::printf("%4s  %-6s  %-16s  %4s  %*s  %9s  %10s  %8s\n", "rank", "id", "hash", "rung", width,
+                "epochs", "accuracy", "params", "seconds");
+    for (size_t k = 0; k < best.size(); ++k) {
+      const CandidateRecord& r = best[k];
+      std::printf("%4zu  %-6lld  %-16s  %4d  %*s  %8.2f%%  %10lld  %8.1f\n", k + 1,
+                  static_cast<long long>(r.id), r.hash.c_str(), r.rung, width, trained[k].c_str(),
+                  100 * *r.accuracy, static_cast<long long>(r.params), r.train_seconds);
+    }
     return;
   }
   // Tabular benchmarks also know the architecture's final (200-epoch) test accuracy.
