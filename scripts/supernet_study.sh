@@ -11,16 +11,12 @@
 #     random search: the best stand-alone accuracy among the supernet's top T against the expected
 #     best of as many random cells as the same seconds train (drawn from the K spread cells, a
 #     stratified sample of uniform cells), for T = 1, 3, 5.
-#  5. with --long L: L of the K spread cells (evenly over the supernet ranking) trained longer
-#     stand-alone (4 epochs on 30,000 images, the fidelity study's "high"; about 12x the proxy),
-#     with --long-threads T threads (default: the config's), and Kendall tau-b of the supernet and
-#     of the 1-epoch proxy against that longer training.
+# The same cells trained longer: scripts/supernet_long.sh, from this study's committed ranking.
 # Resumable at every stage: finished trainings are skipped, so run it again after a session ends.
 # Train nothing else meanwhile (two trainings on 2 cores slow each other tenfold).
 #
 # usage: scripts/supernet_study.sh [--config FILE] [--score N] [--sample K] [--top T]
-#        [--standalone TRAIN_CONFIG] [--out DIR] [--build-dir DIR] [--long L]
-#        [--long-threads T]
+#        [--standalone TRAIN_CONFIG] [--out DIR] [--build-dir DIR]
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,8 +28,6 @@ sample=30
 top=5
 out="$root/runs/supernet-study"
 build="$root/build"
-long=0
-long_threads=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config=$2; shift 2 ;;
@@ -43,8 +37,6 @@ while [ $# -gt 0 ]; do
     --standalone) standalone=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
-    --long) long=$2; shift 2 ;;
-    --long-threads) long_threads=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -86,28 +78,6 @@ for cell in "$out"/cells/*.json; do
   echo "stand-alone $hash ($(date -u +%H:%M))"
   "$cellforge" train --arch "$cell" --config "$standalone" --out "$dir" > "$dir.log" 2>&1
 done
-
-# The longer stand-alone training of L spread cells.
-if [ "$long" -gt 0 ]; then
-  mkdir -p "$out/long"
-  for hash in $(/usr/bin/python3 - "$out" "$long" <<'PY'
-import sys
-out, n = sys.argv[1], int(sys.argv[2])
-spread = open(f"{out}/spread.txt").read().split()
-n = min(n, len(spread))
-picked = [spread[round(i * (len(spread) - 1) / (n - 1))] for i in range(n)] if n > 1 else spread[:1]
-print(" ".join(dict.fromkeys(picked)))
-PY
-  ); do
-    dir="$out/long/$hash"
-    if [ -f "$dir/result.json" ]; then continue; fi
-    echo "longer stand-alone $hash ($(date -u +%H:%M))"
-    set -- --set train.seed=0 --set data.train_images=30000 --set train.epochs=4
-    if [ -n "$long_threads" ]; then set -- "$@" --set train.threads="$long_threads"; fi
-    "$cellforge" train --arch "$out/cells/$hash.json" --config "$standalone" "$@" --out "$dir" \
-      > "$dir.log" 2>&1
-  done
-fi
 
 supernet_dir=$(sed -n 's/^dir *= *\([^ #]*\).*/\1/p' "$config" | head -n 1)/supernet
 # (campaign.dir is relative to where cellforge runs: here)
@@ -158,27 +128,6 @@ for t in (1, 3, 5):
     expected = sum(a[i] * (((i + 1) / m) ** n - (i / m) ** n) for i in range(m))
     lines.append(f"supernet top {t}: best stand-alone {best:.4f} for {cost:.0f} s; random search, "
                  f"{n} cells in that time: expected best {expected:.4f}")
-# Against the longer stand-alone training, where it ran.
-longer = {}
-for path in glob.glob(f"{out}/long/*/result.json"):
-    longer[os.path.basename(os.path.dirname(path))] = json.load(open(path))
-both = [h for h in spread if h in longer and h in alone]
-if len(both) >= 3:
-    with open(f"{out}/ranking-long.csv", "w") as f:
-        f.write("hash,supernet_accuracy,proxy_accuracy,long_accuracy,params,long_seconds\n")
-        for h in both:
-            f.write(f"{h},{scores[h]['accuracy']:.4f},{alone[h]['valid_accuracy']:.4f},"
-                    f"{longer[h]['valid_accuracy']:.4f},{longer[h]['params']},"
-                    f"{longer[h]['seconds']:.1f}\n")
-    long_acc = [longer[h]["valid_accuracy"] for h in both]
-    lines += [f"{len(both)} of them trained longer (4 epochs, 30,000 images): "
-              f"{min(long_acc):.4f} .. {max(long_acc):.4f}",
-              f"Kendall tau-b supernet vs longer:   "
-              f"{tau_b([scores[h]['accuracy'] for h in both], long_acc):+.3f}",
-              f"Kendall tau-b 1-epoch vs longer:    "
-              f"{tau_b([alone[h]['valid_accuracy'] for h in both], long_acc):+.3f}",
-              f"Kendall tau-b params vs longer:     "
-              f"{tau_b([longer[h]['params'] for h in both], long_acc):+.3f}"]
 open(f"{out}/summary.txt", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
