@@ -31,10 +31,13 @@ CampaignSupernet campaign_supernet(const CampaignConfig& c, const std::string& w
   o.batch = t.batch;
   o.lr = t.lr;
   o.min_lr = t.min_lr;
+  o.warmup_epochs = t.warmup_epochs;
   o.sgd = t.sgd;
   o.label_smoothing = t.label_smoothing;
+  o.drop_path = t.drop_path;
   o.aux_weight = t.aux_weight;
   o.augment = t.augment;
+  o.cutout = t.cutout;
   o.init = t.init;
   o.precision = usable_precision(t.precision);
   o.seed = c.seed;

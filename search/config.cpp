@@ -664,8 +664,9 @@ std::vector<KeyDef> make_campaign_keys() {
   keys.push_back(campaign_key(
       "supernet.epochs", KeyType::integer, "0", 0, 100000, "",
       "weight sharing: epochs of one-shot supernet training over the space, one uniformly sampled "
-      "cell per step, with the [proxy] network, data and optimiser settings (not its epochs, "
-      "warm-up, cutout or drop path); > 0 makes the campaign a supernet campaign: the supernet is "
+      "cell per step, with the [proxy] network, data and training settings (all but its epochs; "
+      "warm-up and drop path follow the supernet's steps); > 0 makes the campaign a supernet "
+      "campaign: the supernet is "
       "trained (and resumed) in campaign.dir/supernet/, every candidate is scored with its "
       "inherited weights (what the controller observes), then the best supernet.retrain are "
       "trained stand-alone with [proxy] (0: no supernet; cellforge supernet trains and scores "

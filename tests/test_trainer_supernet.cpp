@@ -224,6 +224,61 @@ TEST_CASE("supernet training is deterministic and resumes to the same bits",
   std::filesystem::remove(file);
 }
 
+TEST_CASE("supernet training applies warm-up, cutout, drop path and dropout, and resumes them",
+          "[trainer][supernet]") {
+  omp_set_num_threads(2);
+  const cf::DataSplits data = cf::test::synthetic_data(48, 16, 3);
+  const cf::NasnetSpace space = small_space();
+  cf::SupernetTrainOptions base = small_options();
+  base.epochs = 2;
+  auto run = [&](const cf::SupernetTrainOptions& o) {
+    cf::SupernetState state = cf::new_supernet_state(data, o);
+    REQUIRE(cf::train_supernet(state, data, o, uniform_sampler(space)).status ==
+            cf::TrainStatus::ok);
+    return state;
+  };
+  const cf::SupernetState plain = run(base);
+  const auto differs = [&](const cf::SupernetTrainOptions& o) {
+    return run(o).losses != plain.losses;
+  };
+  cf::SupernetTrainOptions o = base;
+  o.warmup_epochs = 1;
+  CHECK(differs(o));
+  o = base;
+  o.cutout = 4;
+  CHECK(differs(o));
+  o = base;
+  o.drop_path = 0.5f;
+  CHECK(differs(o));
+  o = base;
+  o.network.dropout = 0.5f;
+  CHECK(differs(o));
+
+  // All of them at once: the same bits twice, and across a save, load and resume mid-epoch.
+  o = base;
+  o.warmup_epochs = 0.5f;
+  o.cutout = 4;
+  o.drop_path = 0.3f;
+  o.network.dropout = 0.2f;
+  const cf::SupernetState whole = run(o);
+  CHECK(run(o).losses == whole.losses);
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("cf-supernet-reg-" + std::to_string(::getpid()) + ".bin");
+  cf::SupernetState part = cf::new_supernet_state(data, o);
+  cf::SupernetCallbacks stop;
+  stop.should_stop = [&] { return part.step == 4; };
+  CHECK(cf::train_supernet(part, data, o, uniform_sampler(space), stop).status ==
+        cf::TrainStatus::failed);
+  REQUIRE(part.step == 4);
+  cf::save_supernet(file, part, "");
+  cf::SupernetState resumed = cf::load_supernet(file);
+  std::filesystem::remove(file);
+  REQUIRE(cf::train_supernet(resumed, data, o, uniform_sampler(space)).status ==
+          cf::TrainStatus::ok);
+  CHECK(resumed.losses == whole.losses);
+  CHECK(values_of(resumed.bank) == values_of(whole.bank));
+}
+
 TEST_CASE("scoring recalibrates batch-norm statistics only", "[trainer][supernet]") {
   omp_set_num_threads(2);
   const cf::DataSplits data = cf::test::synthetic_data(64, 40, 4);

@@ -26,11 +26,11 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Every path's executor: one batch, no drop path (a path is trained for one step only).
-ExecutorOptions path_executor_options(int batch, Precision precision) {
+// Every path's executor: one batch; drop-path layers compiled only when training uses them.
+ExecutorOptions path_executor_options(int batch, Precision precision, bool drop_path = false) {
   ExecutorOptions o;
   o.batch = batch;
-  o.drop_path = false;
+  o.drop_path = drop_path;
   o.precision = precision;
   return o;
 }
@@ -116,6 +116,7 @@ SupernetState new_supernet_state(const DataSplits& data, const SupernetTrainOpti
   state.order_rng = root.split().state();
   state.augment_rng = root.split().state();
   state.path_rng = root.split().state();
+  state.drop_rng = root.split().state();
   state.order.resize(data.train.count);
   std::iota(state.order.begin(), state.order.end(), 0);
   return state;
@@ -138,23 +139,28 @@ SupernetResult train_supernet(SupernetState& state, const DataSplits& data,
   }
   const NetworkSpec spec = path_spec(options.network, data);
   const int64_t total_steps = steps_per_epoch * options.epochs;
-  LrSchedule schedule{options.lr, options.min_lr, total_steps, 0};
+  LrSchedule schedule{options.lr, options.min_lr, total_steps,
+                      static_cast<int64_t>(options.warmup_epochs * steps_per_epoch)};
   Augmentation augment = default_augmentation(data);
-  Rng order_rng, augment_rng, path_rng, init_rng;
+  augment.cutout = options.cutout;
+  Rng order_rng, augment_rng, path_rng, init_rng, drop_rng;
   order_rng.set_state(state.order_rng);
   augment_rng.set_state(state.augment_rng);
   path_rng.set_state(state.path_rng);
   init_rng.set_state(state.init_rng);
+  drop_rng.set_state(state.drop_rng);
   auto store_streams = [&] {
     state.order_rng = order_rng.state();
     state.augment_rng = augment_rng.state();
     state.path_rng = path_rng.state();
     state.init_rng = init_rng.state();
+    state.drop_rng = drop_rng.state();
   };
   omp_set_num_threads(std::max(1, options.threads));
   const ThreadPinning pinning(std::max(1, options.threads));  // trainer/cpus.h: why
   std::vector<int32_t> labels(batch);
-  const ExecutorOptions exec_options = path_executor_options(batch, options.precision);
+  const ExecutorOptions exec_options =
+      path_executor_options(batch, options.precision, options.drop_path > 0.0f);
   int64_t since_checkpoint = 0;
   while (state.step < total_steps) {
     if (callbacks.should_stop && callbacks.should_stop()) {
@@ -180,7 +186,11 @@ SupernetResult train_supernet(SupernetState& state, const DataSplits& data,
 
     fill_batch(data.train, data.mean, data.stddev, state.order.data() + s * batch, batch,
                ex.input(), labels.data(), options.augment ? &augment : nullptr, &augment_rng);
-    ex.forward(true);
+    ForwardState fs;
+    fs.drop_path_prob = options.drop_path * static_cast<float>(state.step) /
+                        static_cast<float>(std::max<int64_t>(1, total_steps));
+    fs.rng = &drop_rng;
+    ex.forward(true, fs);
     const double loss =
         ex.loss(labels.data(), options.label_smoothing, options.aux_weight, nullptr);
     if (!std::isfinite(loss)) {
@@ -229,6 +239,7 @@ void save_supernet(const std::filesystem::path& file, const SupernetState& state
                                  {"augment_rng", state.augment_rng},
                                  {"path_rng", state.path_rng},
                                  {"init_rng", state.init_rng},
+                                 {"drop_rng", state.drop_rng},
                                  {"order", state.order},
                                  {"losses", state.losses},
                                  {"entries", entries},
@@ -262,6 +273,10 @@ SupernetState load_supernet(const std::filesystem::path& file, std::string* meta
     state.augment_rng = h.at("augment_rng");
     state.path_rng = h.at("path_rng");
     state.init_rng = h.at("init_rng");
+    // Checkpoints from before drop path and dropout were trained have no mask stream; their
+    // runs drew no masks, so any fixed stream continues them deterministically.
+    state.drop_rng = h.contains("drop_rng") ? h.at("drop_rng").get<std::array<uint64_t, 4>>()
+                                            : Rng(static_cast<uint64_t>(state.step)).state();
     state.order = h.at("order").get<std::vector<int>>();
     state.losses = h.at("losses").get<std::vector<float>>();
     if (meta) *meta = h.at("meta").get<std::string>();

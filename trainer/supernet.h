@@ -62,10 +62,13 @@ struct SupernetTrainOptions {
   int batch = 64;
   float lr = 0.05f;  // cosine decay to min_lr over all epochs' steps
   float min_lr = 0.0f;
+  float warmup_epochs = 0.0f;  // linear warm-up to lr first
   SgdOptions sgd{0.9f, true, 3e-4f, 5.0f};
   float label_smoothing = 0.0f;
+  float drop_path = 0.0f;  // ScheduledDropPath probability at the last step (train_network's rule)
   float aux_weight = 0.4f;
   bool augment = true;
+  int cutout = 0;  // with augment
   InitScheme init = InitScheme::torch_default;
   Precision precision = Precision::fp32;
   uint64_t seed = 0;
@@ -80,6 +83,7 @@ struct SupernetState {
   ParamBank bank;
   int64_t step = 0;  // steps done
   std::array<uint64_t, 4> order_rng{}, augment_rng{}, path_rng{}, init_rng{};
+  std::array<uint64_t, 4> drop_rng{};  // drop-path and dropout masks
   std::vector<int> order;     // training images in the current epoch's order
   std::vector<float> losses;  // every step's training loss
 };
