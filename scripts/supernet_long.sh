@@ -4,8 +4,9 @@
 # (EVIDENCE/ranking.csv: the spread cells with their supernet score and 1-epoch accuracy;
 # EVIDENCE/scores.json: their genotypes), so it needs no supernet and no rerun of the 1-epoch
 # trainings:
-#  1. L of the ranking's cells, evenly over the supernet ranking (best and worst included), each
-#     trained longer stand-alone: configs/fashion-mnist-proxy.ini with 4 epochs on 30,000 images
+#  1. L of the ranking's cells, evenly over the supernet ranking (best and worst included; those
+#     not yet done trained farthest-first, so a partial study stays spread), each trained longer
+#     stand-alone: configs/fashion-mnist-proxy.ini with 4 epochs on 30,000 images
 #     (the fidelity study's "high", about 12x the proxy's cost), seed 0, T threads;
 #  2. each finished training's result.json copied to EVIDENCE/long/HASH.json (commit them: an
 #     interrupted study continues in a later session from there; an interrupted training resumes
@@ -48,6 +49,20 @@ n = min(n, len(ranking))
 picked = ([ranking[round(i * (len(ranking) - 1) / (n - 1))] for i in range(n)] if n > 1
           else ranking[:1])
 picked = list(dict.fromkeys(picked))
+# Trained farthest-first over the ranking (each next cell the one farthest from every cell done),
+# so that a study stopped part way has its finished cells spread over the ranking too.
+import os
+index = {h: i for i, h in enumerate(ranking)}
+done = [index[h] for h in ranking if os.path.exists(f"{evidence}/long/{h}.json")]
+todo = [h for h in picked if index[h] not in done]
+order = []
+while todo:
+    new = [index[h] for h in order]
+    far = lambda h, cells: min((abs(index[h] - c) for c in cells), default=len(ranking))
+    # (ties: farthest from this run's cells, so neighbours of the done cells spread out too)
+    todo.sort(key=lambda h: (-far(h, done + new), -far(h, new), index[h]))
+    order.append(todo.pop(0))
+picked = [h for h in picked if index[h] in done] + order
 genotypes = {r["hash"]: r["genotype"] for r in json.load(open(f"{evidence}/scores.json"))}
 for h in picked:
     g = dict(genotypes[h])
