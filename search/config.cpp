@@ -666,8 +666,8 @@ std::vector<KeyDef> make_campaign_keys() {
       "weight sharing: epochs of one-shot supernet training over the space, one uniformly sampled "
       "cell per step, with the [proxy] network, data and training settings (all but its epochs; "
       "warm-up and drop path follow the supernet's steps); > 0 makes the campaign a supernet "
-      "campaign: the supernet is "
-      "trained (and resumed) in campaign.dir/supernet/, every candidate is scored with its "
+      "campaign: the supernet is trained (and resumed) in campaign.dir/supernet/, every "
+      "candidate is scored with its "
       "inherited weights (what the controller observes), then the best supernet.retrain are "
       "trained stand-alone with [proxy] (0: no supernet; cellforge supernet trains and scores "
       "outside a campaign)",

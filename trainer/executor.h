@@ -1,6 +1,7 @@
 #pragma once
 // Compiles a space/ layer graph into oneDNN primitives once (for one batch size), then runs
 // forward, loss and backward passes as many times as asked without creating anything new.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -88,6 +89,13 @@ struct ForwardState {
   float drop_path_prob = 0.0f;  // ScheduledDropPath probability at the last cell, this step
   Rng* rng = nullptr;           // drop-path and dropout masks
 };
+
+// ScheduledDropPath (Zoph et al. 2018): the probability rises linearly from 0 at the first step
+// to final_prob at the end of training. The one rule of train_network and train_supernet.
+inline float scheduled_drop_path_prob(float final_prob, int64_t step, int64_t total_steps) {
+  return final_prob * static_cast<float>(step) /
+         static_cast<float>(std::max<int64_t>(1, total_steps));
+}
 
 class Executor {
  public:

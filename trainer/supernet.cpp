@@ -187,8 +187,7 @@ SupernetResult train_supernet(SupernetState& state, const DataSplits& data,
     fill_batch(data.train, data.mean, data.stddev, state.order.data() + s * batch, batch,
                ex.input(), labels.data(), options.augment ? &augment : nullptr, &augment_rng);
     ForwardState fs;
-    fs.drop_path_prob = options.drop_path * static_cast<float>(state.step) /
-                        static_cast<float>(std::max<int64_t>(1, total_steps));
+    fs.drop_path_prob = scheduled_drop_path_prob(options.drop_path, state.step, total_steps);
     fs.rng = &drop_rng;
     ex.forward(true, fs);
     const double loss =

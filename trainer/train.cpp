@@ -249,8 +249,7 @@ struct TrainLoop {
     }
     fill(s);
     ForwardState fs;
-    fs.drop_path_prob = options.drop_path * static_cast<float>(loop.step) /
-                        static_cast<float>(std::max<int64_t>(1, total_steps));
+    fs.drop_path_prob = scheduled_drop_path_prob(options.drop_path, loop.step, total_steps);
     fs.rng = &loop.drop_rng;
     Rng shard_drop_rng;
     if (shards) {
